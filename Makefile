@@ -1,0 +1,38 @@
+# dlqadmin developer commands. `make test` and `make run` set up everything they need.
+SHELL := /bin/sh
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test run migrate venv bench clean
+
+# A virtualenv with the pinned requirements, rebuilt when they change.
+$(STAMP): requirements.txt requirements-dev.txt
+	@PYTHON_BIN=$$(scripts/find-python) || exit 1; \
+	  if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)'; then \
+	    rm -rf $(VENV); echo "Creating $(VENV) with $$PYTHON_BIN"; $$PYTHON_BIN -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## Run the whole test suite (real Postgres, real Redis, real Chromium).
+test: $(STAMP)
+	@scripts/ensure-chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+migrate: $(STAMP)
+	$(PY) manage.py ensure_database
+	$(PY) manage.py migrate --noinput
+
+## Run the dashboard against an existing asynq Redis (ASYNQ_REDIS_URL) on PORT (default 8000).
+run: migrate
+	$(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
+
+## Benchmarks (figures in bench/README.md).
+bench: $(STAMP)
+	$(PY) bench/bench_list_archived.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache staticfiles

@@ -1,0 +1,72 @@
+"""JSON shapes of the API. Field names are a public contract: never rename."""
+
+from datetime import UTC
+
+from django.urls import reverse
+
+
+def rfc3339(dt):
+    """RFC 3339 in UTC with second precision (asynq stores Unix seconds), or None."""
+    return None if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def queue_url(request, name):
+    return request.build_absolute_uri(reverse("api:queue", args=[name]))
+
+
+def task_url(request, queue, task_id):
+    return request.build_absolute_uri(reverse("api:task", args=[queue, task_id]))
+
+
+def queue_info(request, qi):
+    return {
+        "queue": qi.queue,
+        "url": queue_url(request, qi.queue),
+        "size": qi.size,
+        "pending": qi.pending,
+        "active": qi.active,
+        "scheduled": qi.scheduled,
+        "retry": qi.retry,
+        "archived": qi.archived,
+        "completed": qi.completed,
+        "aggregating": qi.aggregating,
+        "groups": qi.groups,
+        "processed": qi.processed,
+        "failed": qi.failed,
+        "processed_total": qi.processed_total,
+        "failed_total": qi.failed_total,
+        "paused": qi.paused,
+        "latency_seconds": round(qi.latency_seconds, 6),
+        "memory_usage": qi.memory_usage,
+    }
+
+
+def _sensitive(value):
+    return None if value is None else value.as_json()
+
+
+def task_info(request, tv):
+    """A presented task (dlqadmin.triage.presenters.TaskView) as API JSON."""
+    return {
+        "id": tv.id,
+        "queue": tv.queue,
+        "url": task_url(request, tv.queue, tv.id),
+        "type": tv.type,
+        "state": tv.state,
+        "max_retry": tv.max_retry,
+        "retried": tv.retried,
+        "last_err": _sensitive(tv.last_err),
+        "last_failed_at": rfc3339(tv.last_failed_at),
+        "next_process_at": rfc3339(tv.next_process_at),
+        "timeout_seconds": tv.timeout_seconds,
+        "deadline": rfc3339(tv.deadline),
+        "group": tv.group or None,
+        "is_orphaned": tv.is_orphaned,
+        "retention_seconds": tv.retention_seconds,
+        "completed_at": rfc3339(tv.completed_at),
+        "headers": _sensitive(tv.headers),
+        "payload": _sensitive(tv.payload),
+        "result": _sensitive(tv.result),
+        "broken": tv.broken,
+        "problem": tv.problem or None,
+    }

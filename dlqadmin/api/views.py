@@ -1,0 +1,68 @@
+"""JSON API v1 (read part). Same access rule and same withheld fields as the UI."""
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from dlqadmin.access.checks import get_queue_or_404, visible_queue_names
+from dlqadmin.asynq import QueueNotFound, TaskNotFound
+from dlqadmin.triage import selectors
+from dlqadmin.triage.params import BadParameter, parse_listing
+
+from . import serializers
+from .auth import api_view, error
+from .openapi import schema
+
+
+@api_view()
+def queues(request):
+    infos = selectors.queue_infos(visible_queue_names(request.user))
+    return JsonResponse({"queues": [serializers.queue_info(request, qi) for qi in infos]})
+
+
+@api_view()
+def queue(request, queue):
+    name = get_queue_or_404(request.user, queue)
+    try:
+        info = selectors.queue_info(name)
+    except QueueNotFound:
+        return error(404, "not_found", "No such queue.")
+    return JsonResponse(serializers.queue_info(request, info))
+
+
+@api_view()
+def tasks(request, queue):
+    name = get_queue_or_404(request.user, queue)
+    try:
+        listing = parse_listing(
+            request.GET,
+            default_state=selectors.DLQ_STATE,
+            default_page_size=settings.DLQADMIN_DEFAULT_PAGE_SIZE,
+            max_page_size=settings.DLQADMIN_API_MAX_PAGE_SIZE,
+        )
+    except BadParameter as exc:
+        return error(400, "bad_parameter", str(exc))
+    try:
+        page, views = selectors.task_page(name, listing.state, listing.page, listing.page_size, listing.group)
+    except QueueNotFound:
+        return error(404, "not_found", "No such queue.")
+    return JsonResponse({
+        "tasks": [serializers.task_info(request, tv) for tv in views],
+        "total": page.total,
+        "page": listing.page,
+        "page_size": listing.page_size,
+    })
+
+
+@api_view()
+def task(request, queue, task_id):
+    name = get_queue_or_404(request.user, queue)
+    try:
+        tv = selectors.task(name, task_id)
+    except (QueueNotFound, TaskNotFound):
+        return error(404, "not_found", "No such task.")
+    return JsonResponse(serializers.task_info(request, tv))
+
+
+def openapi(request):
+    # The schema describes the API; it reveals no data, so it needs no sign-in.
+    return JsonResponse(schema(request.build_absolute_uri("/api/v1/")))

@@ -1,0 +1,53 @@
+"""Read asynq's Redis state from Python (no Django here).
+
+    from dlqadmin.asynq import connect, Inspector
+    inspector = Inspector(connect("redis://localhost:6379/0"))
+    page = inspector.list_tasks("default", "archived", page=1, page_size=50)
+
+``keys`` builds every Redis key name, ``messages`` is the protobuf codec,
+``connection`` turns a URL into a client, ``inspector`` holds the reads.
+"""
+
+from .connection import connect
+from .errors import (
+    AsynqError,
+    MessageDecodeError,
+    QueueNotFound,
+    RedisUnavailable,
+    TaskNotFound,
+)
+from .inspector import (
+    TASK_STATES,
+    BrokenTask,
+    DailyStats,
+    GroupInfo,
+    Inspector,
+    QueueInfo,
+    SchedulerEnqueueEvent,
+    SchedulerEntry,
+    ServerInfo,
+    TaskInfo,
+    TaskPage,
+    WorkerInfo,
+)
+
+__all__ = [
+    "connect",
+    "Inspector",
+    "QueueInfo",
+    "DailyStats",
+    "GroupInfo",
+    "TaskInfo",
+    "BrokenTask",
+    "TaskPage",
+    "ServerInfo",
+    "WorkerInfo",
+    "SchedulerEntry",
+    "SchedulerEnqueueEvent",
+    "AsynqError",
+    "QueueNotFound",
+    "TaskNotFound",
+    "RedisUnavailable",
+    "MessageDecodeError",
+    "TASK_STATES",
+]

@@ -1,0 +1,46 @@
+"""Validation of list parameters shared by the dashboard and the API."""
+
+from dataclasses import dataclass
+
+from dlqadmin.asynq import TASK_STATES
+
+
+class BadParameter(ValueError):
+    """A query parameter the user can fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    state: str
+    page: int
+    page_size: int
+    group: str | None
+
+
+def _positive_int(raw, name):
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise BadParameter(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise BadParameter(f"{name} must be 1 or more, got {value}")
+    return value
+
+
+def parse_listing(query, *, default_state, default_page_size, max_page_size, allowed_sizes=None,
+                  require_group=True):
+    state = query.get("state") or default_state
+    if state not in TASK_STATES:
+        raise BadParameter(f"state must be one of {', '.join(TASK_STATES)}; got {state!r}")
+    page = _positive_int(query.get("page", 1), "page")
+    page_size = _positive_int(query.get("page_size", default_page_size), "page_size")
+    if page_size > max_page_size:
+        raise BadParameter(f"page_size must be at most {max_page_size}, got {page_size}")
+    if allowed_sizes and page_size not in allowed_sizes:
+        raise BadParameter(f"page_size must be one of {', '.join(map(str, allowed_sizes))}")
+    group = query.get("group") or None
+    if require_group and state == "aggregating" and group is None:
+        raise BadParameter("state=aggregating needs a group parameter")
+    if state != "aggregating":
+        group = None
+    return Listing(state=state, page=page, page_size=page_size, group=group)

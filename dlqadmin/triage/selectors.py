@@ -1,0 +1,75 @@
+"""Reads for the dashboard and the API. Callers pass queue names already resolved
+through dlqadmin.access, so nothing here decides who may see what."""
+
+from dataclasses import dataclass
+
+from dlqadmin.asynq import TASK_STATES
+from dlqadmin.core.asynq_client import inspector
+
+from .presenters import present_task
+
+DLQ_STATE = "archived"
+
+
+@dataclass(frozen=True)
+class Totals:
+    queues: int
+    size: int
+    pending: int
+    active: int
+    scheduled: int
+    retry: int
+    archived: int
+    completed: int
+    aggregating: int
+    processed: int
+    failed: int
+
+
+def queue_infos(names):
+    """QueueInfo for the given queue names, in name order (one Redis pass)."""
+    wanted = set(names)
+    return [qi for qi in inspector().all_queue_info() if qi.queue in wanted]
+
+
+def totals(infos):
+    fields = ("size", "pending", "active", "scheduled", "retry", "archived", "completed", "aggregating",
+              "processed", "failed")
+    sums = {f: sum(getattr(qi, f) for qi in infos) for f in fields}
+    return Totals(queues=len(infos), **sums)
+
+
+def queue_info(name):
+    return inspector().queue_info(name)
+
+
+def groups(name):
+    return inspector().groups(name)
+
+
+def history(name, days=7):
+    return inspector().history(name, days)
+
+
+def task_page(name, state, page, page_size, group=None):
+    """One page of tasks in asynq's order, presented (sensitive fields withheld)."""
+    result = inspector().list_tasks(name, state, page=page, page_size=page_size, group=group)
+    return result, [present_task(t) for t in result.tasks]
+
+
+def task(name, task_id):
+    return present_task(inspector().get_task(name, task_id))
+
+
+def servers():
+    return inspector().servers()
+
+
+def scheduler_entries():
+    ins = inspector()
+    return [(entry, ins.scheduler_enqueue_events(entry.id, page=1, page_size=10))
+            for entry in ins.scheduler_entries()]
+
+
+__all__ = ["TASK_STATES", "DLQ_STATE", "queue_infos", "totals", "queue_info", "groups", "history",
+           "task_page", "task", "servers", "scheduler_entries"]

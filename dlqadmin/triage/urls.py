@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+app_name = "triage"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("queues/<name:queue>/", views.queue_detail, name="queue"),
+    path("queues/<name:queue>/tasks/<name:task_id>/", views.task_detail, name="task"),
+    path("servers/", views.servers, name="servers"),
+    path("scheduler/", views.scheduler, name="scheduler"),
+]

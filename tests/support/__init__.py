@@ -1,0 +1,1 @@
+"""Helpers shared by test suites (no Django imports here)."""
