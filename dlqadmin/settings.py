@@ -5,6 +5,7 @@ Defaults suit a developer machine with Postgres on its local socket and Redis on
 least SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and ASYNQ_REDIS_URL (see README).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -42,8 +43,13 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "guardian",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "dlqadmin.core",
     "dlqadmin.access",
+    "dlqadmin.accounts",
     "dlqadmin.triage",
     "dlqadmin.api",
 ]
@@ -57,10 +63,20 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "dlqadmin.accounts.middleware.SessionLimitsMiddleware",
+    "dlqadmin.accounts.middleware.MfaMiddleware",
+    "axes.middleware.AxesMiddleware",
     "dlqadmin.core.middleware.RedisUnavailableMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
 ]
 
 ROOT_URLCONF = "dlqadmin.urls"
@@ -96,6 +112,29 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in, sessions, second factor ---
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+DLQADMIN_SESSION_IDLE_SECONDS = env.int("DLQADMIN_SESSION_IDLE_MINUTES", default=30) * 60
+DLQADMIN_SESSION_MAX_AGE_SECONDS = env.int("DLQADMIN_SESSION_MAX_HOURS", default=12) * 3600
+SESSION_COOKIE_AGE = DLQADMIN_SESSION_MAX_AGE_SECONDS
+DLQADMIN_REQUIRE_MFA = env.bool("DLQADMIN_REQUIRE_MFA", default=not DEBUG)
+OTP_TOTP_ISSUER = "dlqadmin"
+
+# Lockout after repeated failures (per user name and address pair).
+AXES_FAILURE_LIMIT = env.int("DLQADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("DLQADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_ALLOWED_CORS_ORIGINS = []  # never a wildcard CORS header on lockout responses
+AXES_CLIENT_IP_CALLABLE = "dlqadmin.core.client_ip.client_ip"
+# How many reverse proxies of ours stand in front (their X-Forwarded-For entries are trusted).
+DLQADMIN_PROXY_COUNT = env.int("DLQADMIN_PROXY_COUNT", default=0)
+
+# django-guardian: no anonymous user row; we never grant anything to anonymous.
+ANONYMOUS_USER_NAME = None
+GUARDIAN_RAISE_403 = False
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "triage:overview"
@@ -137,7 +176,8 @@ SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_SSL_REDIRECT = env.bool("DLQADMIN_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("DLQADMIN_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DLQADMIN_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env.bool("DLQADMIN_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DLQADMIN_BEHIND_TLS_PROXY", default=False) else None
 )
@@ -167,4 +207,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # axes logs every sign-in at INFO; our audit log records them instead.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -1,15 +1,16 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
+from dlqadmin.accounts import views as accounts_views
 from dlqadmin.core.converters import NameConverter
 
 register_converter(NameConverter, "name")
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html",
-                                                redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", accounts_views.login, name="login"),
+    path("logout/", accounts_views.logout, name="logout"),
+    path("account/", include("dlqadmin.accounts.urls")),
+    path("access/", include("dlqadmin.access.urls")),
     path("api/v1/", include("dlqadmin.api.urls")),
     path("admin/", admin.site.urls),
     path("", include("dlqadmin.triage.urls")),

@@ -16,6 +16,13 @@ DJANGO_TEST_REDIS_URL = os.environ.get("DLQADMIN_TEST_DJANGO_REDIS_URL", "redis:
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Production hashing (PBKDF2, ~1M rounds) would dominate the suite's run time.
+    # (tests/asynq overrides this with a no-op: those tests run without Django.)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def asynq_redis(settings):
     """An empty Redis DB that the app under test reads as asynq's Redis; emptied after."""
@@ -41,11 +48,47 @@ def redis_down(settings):
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("staff", "staff@example.org", PASSWORD)
+def roles(db):
+    from dlqadmin.access.services import bootstrap_roles
+
+    bootstrap_roles()
+
+
+def make_user(username, *grants):
+    """A user holding `grants`: (role,) global/all-queues, or (role, [queue, ...])."""
+    from django.contrib.auth import get_user_model
+
+    from dlqadmin.access.services import grant
+
+    user = get_user_model().objects.create_user(username, f"{username}@example.org", PASSWORD)
+    for role, *queues in grants:
+        if queues:
+            grant(user, role, queues=queues[0])
+        else:
+            grant(user, role, all_queues=True)
+    return user
+
+
+def sign_in(client, user, *, verified=True):
+    """Sign `client` in as `user`; with `verified`, as if the TOTP code was entered."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client.force_login(user)
+    if verified:
+        device, _ = TOTPDevice.objects.get_or_create(user=user, defaults={"name": "test", "confirmed": True})
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+@pytest.fixture
+def staff(roles):
+    """A viewer on every queue: the plain reader most dashboard tests need."""
+    return make_user("staff", ("viewer",))
 
 
 @pytest.fixture
 def staff_client(client, staff):
-    client.force_login(staff)
-    return client
+    return sign_in(client, staff, verified=False)

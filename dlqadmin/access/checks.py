@@ -1,32 +1,124 @@
 """The ONE place views ask "may this user do X on queue Q?".
 
-Every view that touches a queue resolves it through get_queue_or_404(). A queue the
-user may not see is indistinguishable from one that does not exist (404, not 403),
-so names of queues leak to nobody.
+Every view declares its access rule with one of the decorators below; a test walks
+every URL pattern and fails if a view has none. A queue the user may not see is
+indistinguishable from one that does not exist (404, not 403), so queue names leak
+to nobody. Permissions are read from the database on every request, so a grant,
+revocation or deactivation takes effect on the user's next request.
 """
 
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
 
 from dlqadmin.core.asynq_client import inspector
 
-VIEW = "view"
+from . import registry
+from .models import Queue
+from .roles import VIEW_QUEUE, perm_name
 
 
-def may_access(user, queue_name, perm=VIEW):
-    # Foundation stage: any signed-in, active user may read every queue. Roles and
-    # per-queue grants narrow this in one place: here.
+def _signed_in(user):
     return bool(user and user.is_authenticated and user.is_active)
 
 
-def visible_queue_names(user, names=None, perm=VIEW):
-    """Filter queue names (default: all of asynq's queues) to those the user may see."""
-    if names is None:
-        names = inspector().queues()
-    return [n for n in names if may_access(user, n, perm)]
+def may(user, codename, queue):
+    """True if `user` holds queue permission `codename` on `queue` (or on every queue)."""
+    if not _signed_in(user):
+        return False
+    name = perm_name(codename)
+    return user.has_perm(name) or user.has_perm(name, queue)
 
 
-def get_queue_or_404(user, queue_name, perm=VIEW):
-    """Return the queue name if it exists and the user may `perm` it, else raise 404."""
-    if not may_access(user, queue_name, perm) or queue_name not in inspector().queues():
+def has_global(user, codename):
+    return _signed_in(user) and user.has_perm(perm_name(codename))
+
+
+def visible_queue_names(user, codename=VIEW_QUEUE):
+    """Names of asynq's current queues that `user` may `codename`, sorted."""
+    if not _signed_in(user):
+        return []
+    names = registry.sync(inspector().queues())
+    if user.has_perm(perm_name(codename)):
+        return sorted(names)
+    allowed = get_objects_for_user(user, perm_name(codename), klass=Queue.objects.filter(name__in=names),
+                                   accept_global_perms=False)
+    return sorted(q.name for q in allowed)
+
+
+def get_queue_or_404(user, name, codename=VIEW_QUEUE):
+    """The registry Queue if asynq has it and `user` may `codename` it; else 404."""
+    if not _signed_in(user):
         raise Http404("No such queue.")
-    return queue_name
+    queue = Queue.objects.filter(name=name).first()
+    if queue is None:
+        if name not in inspector().queues():
+            raise Http404("No such queue.")
+        queue = registry.ensure(name)
+    if not may(user, codename, queue):
+        raise Http404("No such queue.")
+    return queue
+
+
+# --- The access rule every view declares ---------------------------------------
+
+def _login_redirect(request):
+    return redirect_to_login(request.get_full_path())
+
+
+def queue_view(codename=VIEW_QUEUE):
+    """The view takes `queue` (a name) from the URL and receives the checked Queue."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, queue, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return _login_redirect(request)
+            return view(request, get_queue_or_404(request.user, queue, codename), *args, **kwargs)
+
+        wrapper.access_rule = ("queue", codename)
+        return wrapper
+
+    return decorate
+
+
+def global_view(codename):
+    """The view needs a global permission (auditor, policy admin, admin pages)."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return _login_redirect(request)
+            if not has_global(request.user, codename):
+                raise PermissionDenied("You do not have the role this page needs.")
+            return view(request, *args, **kwargs)
+
+        wrapper.access_rule = ("global", codename)
+        return wrapper
+
+    return decorate
+
+
+def signed_in_view(view):
+    """Any signed-in user; the view itself shows only what visible_queue_names() allows."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return _login_redirect(request)
+        if not _signed_in(request.user):
+            raise Http404()
+        return view(request, *args, **kwargs)
+
+    wrapper.access_rule = ("signed_in", None)
+    return wrapper
+
+
+def public_view(view):
+    """No sign-in needed (login page, health checks, API schema). Says so explicitly."""
+    view.access_rule = ("public", None)
+    return view

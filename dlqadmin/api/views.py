@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.http import JsonResponse
 
-from dlqadmin.access.checks import get_queue_or_404, visible_queue_names
+from dlqadmin.access.checks import public_view, queue_view, signed_in_view, visible_queue_names
 from dlqadmin.asynq import QueueNotFound, TaskNotFound
 from dlqadmin.triage import selectors
 from dlqadmin.triage.params import BadParameter, parse_listing
@@ -14,14 +14,16 @@ from .openapi import schema
 
 
 @api_view()
+@signed_in_view
 def queues(request):
     infos = selectors.queue_infos(visible_queue_names(request.user))
     return JsonResponse({"queues": [serializers.queue_info(request, qi) for qi in infos]})
 
 
 @api_view()
+@queue_view()
 def queue(request, queue):
-    name = get_queue_or_404(request.user, queue)
+    name = queue.name
     try:
         info = selectors.queue_info(name)
     except QueueNotFound:
@@ -30,8 +32,9 @@ def queue(request, queue):
 
 
 @api_view()
+@queue_view()
 def tasks(request, queue):
-    name = get_queue_or_404(request.user, queue)
+    name = queue.name
     try:
         listing = parse_listing(
             request.GET,
@@ -54,8 +57,9 @@ def tasks(request, queue):
 
 
 @api_view()
+@queue_view()
 def task(request, queue, task_id):
-    name = get_queue_or_404(request.user, queue)
+    name = queue.name
     try:
         tv = selectors.task(name, task_id)
     except (QueueNotFound, TaskNotFound):
@@ -63,6 +67,7 @@ def task(request, queue, task_id):
     return JsonResponse(serializers.task_info(request, tv))
 
 
+@public_view
 def openapi(request):
     # The schema describes the API; it reveals no data, so it needs no sign-in.
     return JsonResponse(schema(request.build_absolute_uri("/api/v1/")))

@@ -4,11 +4,10 @@ import math
 from dataclasses import replace
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 
-from dlqadmin.access.checks import get_queue_or_404, visible_queue_names
+from dlqadmin.access.checks import queue_view, signed_in_view, visible_queue_names
 from dlqadmin.asynq import TASK_STATES, QueueNotFound, TaskNotFound
 
 from . import selectors
@@ -20,9 +19,9 @@ def _fragment_or_page(request, template, fragment, context, status=200):
     return render(request, name, context, status=status)
 
 
-@login_required
+@signed_in_view
 def overview(request):
-    infos = selectors.queue_infos(visible_queue_names(request.user))
+    infos = selectors.queue_infos(visible_queue_names(request.user), memory_usage=False)
     context = {
         "infos": infos,
         "totals": selectors.totals(infos),
@@ -31,9 +30,9 @@ def overview(request):
     return _fragment_or_page(request, "triage/overview.html", "queue_table", context)
 
 
-@login_required
+@queue_view()
 def queue_detail(request, queue):
-    name = get_queue_or_404(request.user, queue)
+    name = queue.name
     error = None
     sizes = settings.DLQADMIN_PAGE_SIZES
     options = dict(default_state=selectors.DLQ_STATE, default_page_size=settings.DLQADMIN_DEFAULT_PAGE_SIZE,
@@ -69,9 +68,9 @@ def queue_detail(request, queue):
     return _fragment_or_page(request, "triage/queue.html", "task_list", context, status=400 if error else 200)
 
 
-@login_required
+@queue_view()
 def task_detail(request, queue, task_id):
-    name = get_queue_or_404(request.user, queue)
+    name = queue.name
     try:
         task = selectors.task(name, task_id)
     except (QueueNotFound, TaskNotFound):
@@ -79,7 +78,7 @@ def task_detail(request, queue, task_id):
     return render(request, "triage/task.html", {"queue_name": name, "task": task})
 
 
-@login_required
+@signed_in_view
 def servers(request):
     visible = set(visible_queue_names(request.user))
     rows = selectors.servers()
@@ -87,7 +86,7 @@ def servers(request):
     return render(request, "triage/servers.html", {"servers": rows, "visible": visible})
 
 
-@login_required
+@signed_in_view
 def scheduler(request):
     visible = set(visible_queue_names(request.user))
     return render(request, "triage/scheduler.html",

@@ -1,0 +1,24 @@
+from django import forms
+from django.contrib.auth import get_user_model
+
+from .roles import DESCRIPTIONS, QUEUE_ROLES, ROLES
+
+
+class GrantForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.order_by("username"), to_field_name="username")
+    role = forms.ChoiceField(choices=[(r, f"{r} — {DESCRIPTIONS[r]}") for r in ROLES])
+    all_queues = forms.BooleanField(required=False, label="All queues (including future ones)")
+    queues = forms.MultipleChoiceField(required=False, choices=())
+
+    def __init__(self, *args, queue_names=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["queues"].choices = [(n, n) for n in queue_names]
+
+    def clean(self):
+        data = super().clean()
+        role, queues, all_queues = data.get("role"), data.get("queues"), data.get("all_queues")
+        if role in QUEUE_ROLES and not queues and not all_queues:
+            raise forms.ValidationError(f"{role} is a per-queue role: pick queues or 'All queues'.")
+        if role and role not in QUEUE_ROLES and queues:
+            raise forms.ValidationError(f"{role} is a global role; do not pick queues.")
+        return data

@@ -1,0 +1,59 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .roles import QUEUE_ROLES
+
+
+class Queue(models.Model):
+    """Registry mirroring asynq's queues, so grants have an object to point at.
+
+    Rows are added automatically when a queue shows up in asynq (granted to nobody)
+    and kept when it disappears, so grants survive a queue being emptied and removed.
+    """
+
+    name = models.TextField(unique=True)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        default_permissions = ("view",)
+        permissions = [
+            ("operate_queue", "Retry, discard, archive, pause/resume and cancel tasks"),
+            ("reveal_queue", "Reveal raw payloads and error messages"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class QueueGrant(models.Model):
+    """User U holds per-queue role R on queue Q. Guardian permissions derive from these."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_grants")
+    role = models.CharField(max_length=32, choices=[(r, r) for r in QUEUE_ROLES])
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="grants")
+    granted_at = models.DateTimeField(default=timezone.now)
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["user__username", "queue__name", "role"]
+        default_permissions = ()
+        # Global permissions live here only because Django needs a model to hang them on.
+        permissions = [
+            ("manage_policies", "Edit policies, masking rules and notification channels"),
+            ("view_audit", "Read and export the audit log"),
+            ("manage_access", "Manage users, roles and grants"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["user", "role", "queue"], name="one_grant_per_role_queue")]
+
+    def __str__(self):
+        return f"{self.user} {self.role} on {self.queue}"
+
+
+class SessionEpoch(models.Model):
+    """Bumping a user's epoch ends every session they have (checked on each request)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="session_epoch")
+    epoch = models.PositiveIntegerField(default=0)

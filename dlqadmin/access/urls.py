@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "access"
+
+urlpatterns = [
+    path("", views.users, name="users"),
+    path("<str:username>/revoke/", views.revoke_role, name="revoke"),
+    path("<str:username>/end-sessions/", views.end_user_sessions, name="end_sessions"),
+    path("<str:username>/toggle-active/", views.toggle_active, name="toggle_active"),
+]
