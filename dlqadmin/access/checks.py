@@ -49,8 +49,23 @@ def visible_queue_names(user, codename=VIEW_QUEUE):
     return sorted(q.name for q in allowed)
 
 
-def get_queue_or_404(user, name, codename=VIEW_QUEUE):
-    """The registry Queue if asynq has it and `user` may `codename` it; else 404."""
+def _record_denied(request, user, codename, *, queue=""):
+    """Audit a refused attempt (fail closed: if it cannot be written, the request fails)."""
+    from dlqadmin.audit import record
+    from dlqadmin.audit.actions import DENIED
+
+    detail = {"permission": codename}
+    if request is not None:
+        detail.update(method=request.method, path=request.path[:500])
+    record(DENIED, request=request, actor=user, queue=queue, outcome="denied",
+           message="queue not visible to this user" if queue else "role lacks this permission", detail=detail)
+
+
+def get_queue_or_404(user, name, codename=VIEW_QUEUE, *, request=None):
+    """The registry Queue if asynq has it and `user` may `codename` it; else 404.
+
+    A queue that exists but is not the user's answers 404 all the same, and the
+    attempt is audited (outcome "denied"); a queue that does not exist is not."""
     if not _signed_in(user):
         raise Http404("No such queue.")
     queue = Queue.objects.filter(name=name).first()
@@ -59,6 +74,7 @@ def get_queue_or_404(user, name, codename=VIEW_QUEUE):
             raise Http404("No such queue.")
         queue = registry.ensure(name)
     if not may(user, codename, queue):
+        _record_denied(request, user, codename, queue=queue.name)
         raise Http404("No such queue.")
     return queue
 
@@ -77,7 +93,7 @@ def queue_view(codename=VIEW_QUEUE):
         def wrapper(request, queue, *args, **kwargs):
             if not request.user.is_authenticated:
                 return _login_redirect(request)
-            return view(request, get_queue_or_404(request.user, queue, codename), *args, **kwargs)
+            return view(request, get_queue_or_404(request.user, queue, codename, request=request), *args, **kwargs)
 
         wrapper.access_rule = ("queue", codename)
         return wrapper
@@ -94,6 +110,7 @@ def global_view(codename):
             if not request.user.is_authenticated:
                 return _login_redirect(request)
             if not has_global(request.user, codename):
+                _record_denied(request, request.user, codename)
                 raise PermissionDenied("You do not have the role this page needs.")
             return view(request, *args, **kwargs)
 

@@ -1,9 +1,18 @@
-"""Writes to access state: roles, grants, sessions. Every change goes through here."""
+"""Writes to access state: roles, grants, sessions. Every change goes through here.
+
+Each change is audited inside its own transaction: if the audit row cannot be written
+(AuditWriteError), the change is rolled back. `actor` is who made the change (None for
+management commands and set-up code: recorded as "system"); `request` adds the
+request id, address and user agent.
+"""
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import F
 from guardian.shortcuts import assign_perm, get_perms, remove_perm
+
+from dlqadmin import audit
+from dlqadmin.audit import actions as audit_actions
 
 from . import registry
 from .models import Queue, QueueGrant, SessionEpoch
@@ -32,6 +41,8 @@ def bootstrap_roles():
         group.permissions.set(_permissions(codenames))
         if was_created:
             created.append(role)
+    if created:
+        audit.record(audit_actions.ROLES_BOOTSTRAP, actor=None, target="roles", detail={"created": created})
     return created
 
 
@@ -55,8 +66,17 @@ def _sync_object_perms(user, queue):
         remove_perm(perm_name(codename), user, queue)
 
 
+def _user_target(user):
+    return f"user:{user.get_username()}"
+
+
+def _audit(action, user, actor, request, **detail):
+    audit.record(action, request=request, actor=actor, target=_user_target(user),
+                 detail={"user": user.get_username(), "user_id": user.pk, **detail})
+
+
 @transaction.atomic
-def grant(user, role, *, queues=(), all_queues=False, actor=None):
+def grant(user, role, *, queues=(), all_queues=False, actor=None, request=None):
     """Give `user` `role`: on the named queues, or on every queue / globally."""
     group = _role_group(role)
     if role in QUEUE_ROLES and not all_queues and not queues:
@@ -65,15 +85,18 @@ def grant(user, role, *, queues=(), all_queues=False, actor=None):
         raise AccessError(f"{role} is a global role; it cannot be limited to queues.")
     if all_queues or role not in QUEUE_ROLES:
         user.groups.add(group)
+        _audit(audit_actions.GRANT, user, actor, request, role=role,
+               scope="all queues" if role in QUEUE_ROLES else "global")
         return
     for name in queues:
         queue = registry.ensure(name)
         QueueGrant.objects.get_or_create(user=user, role=role, queue=queue, defaults={"granted_by": actor})
         _sync_object_perms(user, queue)
+    _audit(audit_actions.GRANT, user, actor, request, role=role, scope="queues", queues=sorted(set(queues)))
 
 
 @transaction.atomic
-def revoke(user, role, *, queues=(), actor=None):
+def revoke(user, role, *, queues=(), actor=None, request=None):
     """Take `role` from `user` on the named queues, or everywhere when none are named."""
     group = _role_group(role)
     if queues:
@@ -86,23 +109,34 @@ def revoke(user, role, *, queues=(), actor=None):
     QueueGrant.objects.filter(user=user, role=role, queue__in=targets).delete()
     for queue in targets:
         _sync_object_perms(user, queue)
+    _audit(audit_actions.REVOKE, user, actor, request, role=role,
+           scope="queues" if queues else "everywhere", queues=sorted(q.name for q in targets))
 
 
-def end_sessions(user, actor=None):
-    """End every session of `user` (they must sign in again)."""
+def _bump_epoch(user):
     epoch, _ = SessionEpoch.objects.get_or_create(user=user)
     SessionEpoch.objects.filter(pk=epoch.pk).update(epoch=F("epoch") + 1)
+
+
+@transaction.atomic
+def end_sessions(user, actor=None, request=None):
+    """End every session of `user` (they must sign in again)."""
+    _bump_epoch(user)
+    _audit(audit_actions.END_SESSIONS, user, actor, request)
 
 
 def current_epoch(user):
     return SessionEpoch.objects.filter(user=user).values_list("epoch", flat=True).first() or 0
 
 
-def set_active(user, active, actor=None):
+@transaction.atomic
+def set_active(user, active, actor=None, request=None):
     user.is_active = active
     user.save(update_fields=["is_active"])
     if not active:
-        end_sessions(user, actor)
+        _bump_epoch(user)  # part of the deactivation, audited with it
+    _audit(audit_actions.ACTIVATE if active else audit_actions.DEACTIVATE, user, actor, request,
+           sessions_ended=not active)
 
 
 def roles_of(user):

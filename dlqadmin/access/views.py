@@ -20,7 +20,7 @@ def users(request):
         data = form.cleaned_data
         try:
             grant(data["user"], data["role"], queues=data["queues"], all_queues=data["all_queues"],
-                  actor=request.user)
+                  actor=request.user, request=request)
         except AccessError as exc:
             form.add_error(None, str(exc))
         else:
@@ -42,7 +42,7 @@ def revoke_role(request, username):
     role = request.POST.get("role", "")
     queue = request.POST.get("queue") or None
     try:
-        revoke(user, role, queues=[queue] if queue else [], actor=request.user)
+        revoke(user, role, queues=[queue] if queue else [], actor=request.user, request=request)
     except AccessError as exc:
         messages.error(request, str(exc))
     else:
@@ -54,7 +54,7 @@ def revoke_role(request, username):
 @global_view(MANAGE_ACCESS)
 def end_user_sessions(request, username):
     user = _target(username)
-    end_sessions(user, actor=request.user)
+    end_sessions(user, actor=request.user, request=request)
     messages.success(request, f"Ended every session of {username}.")
     return redirect("access:users")
 
@@ -66,6 +66,6 @@ def toggle_active(request, username):
     if user == request.user:
         messages.error(request, "You cannot deactivate your own account.")
     else:
-        set_active(user, not user.is_active, actor=request.user)
+        set_active(user, not user.is_active, actor=request.user, request=request)
         messages.success(request, f"{username} is now {'active' if user.is_active else 'deactivated'}.")
     return redirect("access:users")

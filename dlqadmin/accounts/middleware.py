@@ -9,6 +9,7 @@ from django.urls import reverse
 from dlqadmin.access.services import current_epoch
 
 from . import mfa, sessions
+from .signals import LOGOUT_CAUSE
 
 # Requests an htmx poll makes do not count as activity for the idle timer.
 POLL_HEADER = "X-DLQ-Poll"
@@ -23,6 +24,7 @@ class SessionLimitsMiddleware:
         if user.is_authenticated:
             reason = sessions.expired_reason(request.session, current_epoch(user))
             if reason:
+                setattr(request, LOGOUT_CAUSE, reason)  # audited with the logout
                 logout(request)
                 if request.path.startswith("/api/"):
                     return JsonResponse({"error": "session_expired", "detail": reason}, status=401)

@@ -4,6 +4,7 @@ import base64
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_otp import login as otp_login
@@ -11,6 +12,8 @@ from django_otp import login as otp_login
 from dlqadmin.access.checks import public_view, signed_in_view
 from dlqadmin.access.roles import DESCRIPTIONS
 from dlqadmin.access.services import roles_of
+from dlqadmin.audit import actions as audit_actions
+from dlqadmin.audit import record
 
 from . import mfa
 from .forms import TokenForm
@@ -49,9 +52,14 @@ def mfa_verify(request):
     if device is None:
         return redirect("accounts:mfa_setup")
     form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid() and _check_code(device, form):
-        otp_login(request, device)
-        return redirect(_next_url(request))
+    if request.method == "POST" and form.is_valid():
+        target = f"user:{request.user.get_username()}"
+        if _check_code(device, form):
+            record(audit_actions.MFA_VERIFY, request=request, target=target, detail={"device_id": device.pk})
+            otp_login(request, device)
+            return redirect(_next_url(request))
+        record(audit_actions.MFA_VERIFY, request=request, target=target, outcome="failed",
+               message=" ".join(form.errors.get("token", [])), detail={"device_id": device.pk})
     return render(request, "accounts/mfa_verify.html", {"form": form, "next": _next_url(request)})
 
 
@@ -63,8 +71,11 @@ def mfa_setup(request):
     device = mfa.pending_device(request.user)
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid() and _check_code(device, form):
-        device.confirmed = True
-        device.save(update_fields=["confirmed"])
+        with transaction.atomic():
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            record(audit_actions.MFA_ENROL, request=request, target=f"user:{request.user.get_username()}",
+                   detail={"device_id": device.pk, "kind": "totp"})
         otp_login(request, device)
         messages.success(request, "Second factor enrolled. You will be asked for a code at each sign-in.")
         return redirect(_next_url(request, "/account/"))

@@ -1,4 +1,8 @@
 from django.contrib import admin
+from django.db import transaction
+
+from dlqadmin.audit import actions as audit_actions
+from dlqadmin.audit import record
 
 from .models import ApiToken
 
@@ -15,5 +19,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
-        for token in queryset:
-            token.revoke()
+        for token in queryset.select_related("user"):
+            if token.revoked_at is not None:
+                continue
+            with transaction.atomic():  # no revocation without its audit record, and vice versa
+                token.revoke()
+                record(audit_actions.TOKEN_REVOKE, request=request, target=f"token:{token.hint}",
+                       detail={"hint": token.hint, "user": token.user.get_username(), "user_id": token.user_id,
+                               "via": "admin"})

@@ -62,6 +62,8 @@ def ui_urls():
         "scheduler": "/scheduler/",
         "account": "/account/",
         "users": "/access/",
+        "audit": "/audit/",
+        "audit:export": "/audit/export.csv",
         "queue:granted": f"/queues/{GRANTED}/",
         "queue:other": f"/queues/{OTHER}/",
         "task:granted": f"/queues/{GRANTED}/tasks/{TASK[GRANTED]}/",
@@ -79,6 +81,7 @@ def api_urls():
         "task:granted": f"/api/v1/queues/{GRANTED}/tasks/{TASK[GRANTED]}/",
         "task:other": f"/api/v1/queues/{OTHER}/tasks/{TASK[OTHER]}/",
         "schema": "/api/v1/openapi.json",
+        "audit": "/api/v1/audit",
     }
 
 
@@ -89,6 +92,8 @@ def expected_ui(role, key):
         return 200
     if key == "users":
         return 200 if role == "admin" else 403
+    if key.startswith("audit"):
+        return 200 if role in ("auditor", "admin") else 403
     queue_role = role in ("viewer", "operator", "payload_viewer")
     if key.endswith(":granted"):
         return 200 if queue_role or role == "admin" else 404
@@ -102,6 +107,8 @@ def expected_api(role, key):
         return 401
     if key == "queues":
         return 200
+    if key == "audit":
+        return 200 if role in ("auditor", "admin") else 403
     queue_role = role in ("viewer", "operator", "payload_viewer")
     if key.endswith(":granted"):
         return 200 if queue_role or role == "admin" else 404

@@ -1,6 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from dlqadmin.api.management.commands.create_api_token import _os_user
 from dlqadmin.api.models import ApiToken, hash_token
+from dlqadmin.audit import actions as audit_actions
+from dlqadmin.audit import record
 
 
 class Command(BaseCommand):
@@ -17,5 +21,10 @@ class Command(BaseCommand):
             raise CommandError("No such active token.")
         if len(tokens) > 1:
             raise CommandError("That hint matches several tokens; pass the whole token.")
-        tokens[0].revoke()
+        token = tokens[0]
+        with transaction.atomic():
+            token.revoke()
+            record(audit_actions.TOKEN_REVOKE, target=f"token:{token.hint}",
+                   detail={"hint": token.hint, "user": token.user.get_username(), "user_id": token.user_id,
+                           "via": "manage.py revoke_api_token", "os_user": _os_user()})
         self.stdout.write(f"Revoked token {tokens[0].hint}… of {tokens[0].user}.")
