@@ -5,7 +5,8 @@
     page = inspector.list_tasks("default", "archived", page=1, page_size=50)
 
 ``keys`` builds every Redis key name, ``messages`` is the protobuf codec,
-``connection`` turns a URL into a client, ``inspector`` holds the reads.
+``connection`` turns a URL into a client, ``inspector`` holds the reads,
+``search`` scans a state's tasks in bounded chunks and groups failures.
 """
 
 from .connection import connect
@@ -30,6 +31,15 @@ from .inspector import (
     TaskPage,
     WorkerInfo,
 )
+from .search import (
+    FailureGroup,
+    SearchProgress,
+    TaskFilter,
+    failure_groups,
+    normalise_error,
+    search,
+)
+from .operations import ChunkResult, Operations, OpOutcome, OpResult
 
 __all__ = [
     "connect",
@@ -50,4 +60,8 @@ __all__ = [
     "RedisUnavailable",
     "MessageDecodeError",
     "TASK_STATES",
+    "Operations",
+    "OpOutcome",
+    "OpResult",
+    "ChunkResult",
 ]

@@ -154,3 +154,20 @@ def unique_lock(queue: str, task_type: str, payload: bytes | None) -> bytes:
     for a nil payload)."""
     digest = hashlib.md5(payload).hexdigest().encode() if payload else b""
     return queue_prefix(queue) + b"unique:" + encode_name(task_type) + b":" + digest
+
+
+# --- Used by operations (writes) ------------------------------------------------
+
+# Pub/sub channel every running asynq server subscribes to; a message is the id
+# of an active task whose handler's context should be cancelled.
+CANCEL_CHANNEL = b"asynq:cancel"
+
+
+def source_key(queue: str, state: str, group_name: str | None = None) -> bytes:
+    """The list/zset holding the ids of ``state``; for "aggregating" the
+    group's zset (``group_name`` required)."""
+    if state == "aggregating":
+        if not group_name:
+            raise ValueError("state 'aggregating' needs a group")
+        return group(queue, group_name)
+    return state_key(queue, state)
