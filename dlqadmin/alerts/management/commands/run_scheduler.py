@@ -1,0 +1,85 @@
+"""python manage.py run_scheduler: check rounds on a schedule, one leader at a time."""
+
+import logging
+import os
+import signal
+import socket
+import sys
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from dlqadmin.alerts import checks, outbox
+from dlqadmin.alerts.leader import LeaderLock
+
+log = logging.getLogger("dlqadmin.scheduler")
+
+
+class Command(BaseCommand):
+    help = ("Run DLQ checks on a schedule (APScheduler). Any number may run: one is leader "
+            "(Postgres advisory lock), the others stand by and take over within seconds.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--interval", type=float, default=settings.DLQADMIN_CHECK_TICK_SECONDS,
+                            help="seconds between rounds (each policy still honours its check interval)")
+        parser.add_argument("--leader-poll", type=float, default=2.0,
+                            help="seconds between leader-lock attempts / liveness checks")
+
+    def handle(self, *args, interval, leader_poll, **options):
+        self.me = f"{socket.gethostname()}:{os.getpid()}"
+        self.lock = LeaderLock()
+        self.was_leader = False
+        self.last_evaluated = {}
+        scheduler = BlockingScheduler(timezone=timezone.utc)
+        now = datetime.now(timezone.utc)
+        scheduler.add_job(self.elect, "interval", seconds=leader_poll, next_run_time=now,
+                          max_instances=1, coalesce=True, id="elect")
+        scheduler.add_job(self.tick, "interval", seconds=interval, next_run_time=now,
+                          max_instances=1, coalesce=True, id="tick")
+
+        def stop(signum, frame):
+            scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        self.say(f"scheduler {self.me}: started (round every {interval:g}s)")
+        try:
+            scheduler.start()
+        finally:
+            self.lock.release()
+            self.say(f"scheduler {self.me}: stopped")
+
+    def say(self, text):
+        self.stdout.write(text)
+        self.stdout.flush()
+        sys.stdout.flush()
+
+    def elect(self):
+        leader = self.lock.poll()
+        if leader != self.was_leader:
+            self.say(f"scheduler {self.me}: {'became leader' if leader else 'standing by (not leader)'}")
+            self.was_leader = leader
+            if leader:
+                self.last_evaluated.clear()
+
+    def tick(self):
+        if not self.lock.poll():
+            if self.was_leader:
+                self.elect()
+            return
+        if not self.was_leader:
+            self.elect()
+        close_old_connections()
+        try:
+            result = checks.run_round(last_evaluated=self.last_evaluated)
+            delivered = outbox.deliver()  # retries that came due
+            log.info("round: %d queues, %d evaluated, %d changed, %d queued, delivered %s, %.1f ms",
+                     result.queues, result.evaluated, result.changed, result.queued,
+                     {**result.delivered, **delivered}, result.timings_ms["total"])
+        except Exception:  # noqa: BLE001 - one bad round must not stop the scheduler
+            log.exception("check round failed")
+        finally:
+            close_old_connections()

@@ -1,0 +1,61 @@
+"""Slack incoming webhooks via slack-sdk's WebhookClient, with Block Kit."""
+
+from django.core.exceptions import ValidationError
+from slack_sdk.webhook import WebhookClient
+
+from dlqadmin.policies.services import channel_target, validate_outbound_url
+
+from ..notifications import summary
+from .base import Transport, TransportError, classify_http
+
+EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "resolved": ":large_green_circle:",
+         "test": ":white_check_mark:"}
+TIMEOUT = 10
+
+
+def escape(text):
+    """Slack mrkdwn control characters; task-derived text can never form links or mentions."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def blocks(p):
+    head = f"{EMOJI.get(p['severity'], '')} {p['severity'].upper()}: {p['rule_label']} on {p['queue']}"
+    out = [{"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}}]
+    if p["kind"] == "test":
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": "This channel works: dlqadmin can reach it."}})
+        return out
+    th = "–" if p["threshold"] is None else f"{p['threshold']:g}"
+    fields = [
+        f"*Queue*\n{escape(p['queue'])}",
+        f"*Severity*\n{p['severity']}",
+        f"*{escape(p['rule_label'])}*\n{p['value']:g} (threshold {th})",
+        f"*DLQ size*\n{p['dlq_size']} (warning {p['dlq_warning']}, critical {p['dlq_critical']})",
+    ]
+    if p.get("growth") is not None:
+        fields.append(f"*Growth*\n+{p['growth']} in {p['growth_window_minutes']} min")
+    fields.append(f"*Policy*\n{escape(p['policy'])}")
+    out.append({"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]})
+    if p.get("top_reasons"):
+        lines = "\n".join(f"• {r['count']}× `{escape(r['text'][:200]).replace('`', 'ˋ')}`" for r in p["top_reasons"])
+        out.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Top failure reasons (masked)*\n{lines}"[:2900]}})
+    links = [f"<{escape(p['queue_url']).replace('|', '%7C')}|Open the DLQ>"]
+    if p.get("runbook_url"):
+        links.append(f"<{escape(p['runbook_url']).replace('|', '%7C')}|Runbook>")
+    out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(links)}]})
+    return out
+
+
+class SlackTransport(Transport):
+    def notify(self, payload):
+        url = channel_target(self.channel)
+        try:
+            validate_outbound_url(url)
+        except ValidationError as exc:
+            raise TransportError(f"webhook URL refused: {exc.messages[0]}", permanent=True) from None
+        client = WebhookClient(url, timeout=TIMEOUT, retry_handlers=[])
+        try:
+            response = client.send_dict({"text": summary(payload), "blocks": blocks(payload)})
+        except Exception as exc:  # noqa: BLE001 - network errors are retried
+            raise TransportError(f"cannot reach Slack: {type(exc).__name__}") from None
+        if not 200 <= response.status_code < 300:
+            classify_http(response.status_code, response.body, response.headers)

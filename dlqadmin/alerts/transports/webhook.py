@@ -1,0 +1,70 @@
+"""A generic JSON webhook shaped like PagerDuty Events API v2 (trigger/resolve, dedup key)."""
+
+import json
+import urllib.error
+import urllib.request
+
+from django.core.exceptions import ValidationError
+
+from dlqadmin.policies import crypto
+from dlqadmin.policies.services import channel_target, validate_outbound_url
+
+from ..notifications import summary
+from .base import Transport, TransportError, classify_http
+
+TIMEOUT = 10
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):  # never follow: the allow-list checked this URL only
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def event(payload, routing_key):
+    p = payload
+    body = {
+        "routing_key": routing_key,
+        "event_action": "resolve" if p["event"] == "resolve" else "trigger",
+        "dedup_key": p["dedup_key"],
+    }
+    if body["event_action"] == "trigger":
+        body["payload"] = {
+            "summary": summary(p)[:1024],
+            "source": f"dlqadmin/{p['queue']}",
+            "severity": {"critical": "critical", "warning": "warning"}.get(p["severity"], "info"),
+            "component": p["queue"],
+            "group": p["policy"],
+            "class": p["rule"],
+            "timestamp": p["at"],
+            "custom_details": {k: p[k] for k in ("value", "threshold", "dlq_size", "growth", "pending", "top_reasons")},
+        }
+        body["links"] = [{"href": p["queue_url"], "text": "Open the DLQ"}]
+        if p.get("runbook_url"):
+            body["links"].append({"href": p["runbook_url"], "text": "Runbook"})
+    return body
+
+
+class WebhookTransport(Transport):
+    def notify(self, payload):
+        url = channel_target(self.channel)
+        try:
+            validate_outbound_url(url)
+        except ValidationError as exc:
+            raise TransportError(f"webhook URL refused: {exc.messages[0]}", permanent=True) from None
+        data = json.dumps(event(payload, crypto.decrypt(self.channel.routing_key_encrypted))).encode()
+        req = urllib.request.Request(url, data=data, method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "dlqadmin"})
+        try:
+            with _opener.open(req, timeout=TIMEOUT) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as exc:
+            body = exc.read(500).decode("utf-8", "replace")
+            classify_http(exc.code, body, dict(exc.headers))
+            return
+        except (urllib.error.URLError, OSError) as exc:
+            raise TransportError(f"cannot reach webhook: {type(exc).__name__}") from None
+        if status >= 300:  # an unfollowed redirect
+            raise TransportError(f"HTTP {status}: redirects are not followed", permanent=True)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "alerts"
+
+urlpatterns = [
+    path("", views.current, name="current"),
+    path("history/", views.history, name="history"),
+    path("queues/<name:queue>/chart/", views.queue_chart, name="chart"),
+]

@@ -1,0 +1,45 @@
+"""Forms only parse input; the rules (warning < critical, patterns, URLs) are in services."""
+
+from django import forms
+
+from .models import Channel
+
+OPTIONAL = {"required": False, "min_value": 0}
+
+
+class PolicyForm(forms.Form):
+    name = forms.SlugField(max_length=64)
+    pattern = forms.CharField(max_length=300, help_text="queue name, glob (payments:*) or re:<regex>")
+    description = forms.CharField(max_length=300, required=False)
+    enabled = forms.BooleanField(required=False, help_text="off: matching queues raise no alerts")
+    dlq_warning = forms.IntegerField(min_value=0, label="DLQ warning (dead tasks)")
+    dlq_critical = forms.IntegerField(min_value=0, label="DLQ critical (dead tasks)")
+    growth_threshold = forms.IntegerField(**OPTIONAL, label="Growth: new dead tasks per window")
+    growth_window_minutes = forms.IntegerField(min_value=1, label="Growth window (minutes)")
+    archive_cap_warning_percent = forms.IntegerField(**OPTIONAL, label="Archive cap warning (% of 9,999)")
+    archive_cap_critical_percent = forms.IntegerField(**OPTIONAL, label="Archive cap critical (% of 9,999)")
+    archive_age_warning_days = forms.IntegerField(**OPTIONAL, label="Oldest dead task warning (days, asynq deletes at 90)")
+    pending_threshold = forms.IntegerField(**OPTIONAL, label="Pending backlog warning")
+    latency_threshold_seconds = forms.IntegerField(**OPTIONAL, label="Latency warning (seconds)")
+    check_interval_seconds = forms.IntegerField(min_value=10, label="Check interval (seconds)")
+    repeat_interval_minutes = forms.IntegerField(min_value=1, label="Repeat interval (minutes)")
+    send_resolved = forms.BooleanField(required=False, label="Send 'resolved'")
+    channels = forms.ModelMultipleChoiceField(queryset=Channel.objects.all(), to_field_name="name",
+                                              required=False, widget=forms.CheckboxSelectMultiple)
+    runbook_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    comment = forms.CharField(max_length=200, required=False, help_text="why (stored with the version)")
+
+    def policy_data(self):
+        data = {k: v for k, v in self.cleaned_data.items() if k != "comment"}
+        data["channels"] = [c.name for c in data["channels"]]
+        return data
+
+
+class ChannelForm(forms.Form):
+    name = forms.SlugField(max_length=64)
+    kind = forms.ChoiceField(choices=Channel.KINDS)
+    target = forms.CharField(max_length=1000, required=False, widget=forms.PasswordInput(render_value=False),
+                             label="Webhook URL or e-mail addresses",
+                             help_text="secret: stored encrypted, never shown again; leave empty to keep")
+    routing_key = forms.CharField(max_length=200, required=False, widget=forms.PasswordInput(render_value=False),
+                                  label="Routing key (JSON webhook / PagerDuty)")

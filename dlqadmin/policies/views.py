@@ -1,0 +1,185 @@
+"""Policy editor, history, preview and channels (policy_admin / admin only)."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from dlqadmin.access.checks import global_view
+from dlqadmin.access.roles import MANAGE_POLICIES
+from dlqadmin.alerts import selectors as alert_selectors
+
+from . import selectors, services
+from .forms import ChannelForm, PolicyForm
+from .models import Channel, PolicyVersion
+
+
+def _apply_errors(form, exc):
+    for field, msgs in getattr(exc, "message_dict", {"__all__": exc.messages}).items():
+        form.add_error(None if field not in form.fields else field, msgs)
+
+
+@global_view(MANAGE_POLICIES)
+def policy_list(request):
+    rows = alert_selectors.policy_rows()
+    return render(request, "policies/list.html", {"rows": rows})
+
+
+def _edit(request, policy):
+    creating = policy is None
+    if request.method == "POST":
+        form = PolicyForm(request.POST)
+        if form.is_valid():
+            try:
+                saved, changed = services.save_policy(form.policy_data(), request=request, policy=policy,
+                                                      comment=form.cleaned_data["comment"])
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, f"Saved policy {saved.name}." if changed else "No changes.")
+                return redirect("policies:edit", name=saved.name)
+    else:
+        initial = services.policy_to_dict(policy or selectors.builtin_default())
+        if creating:
+            initial.update(name="", pattern="")
+        form = PolicyForm(initial=initial)
+    return render(request, "policies/edit.html", {"form": form, "policy": policy, "creating": creating},
+                  status=400 if form.errors else 200)
+
+
+@global_view(MANAGE_POLICIES)
+def policy_new(request):
+    return _edit(request, None)
+
+
+@global_view(MANAGE_POLICIES)
+def policy_edit(request, name):
+    policy = selectors.get_policy(name)
+    if policy is None:
+        raise Http404("No such policy.")
+    return _edit(request, policy)
+
+
+@global_view(MANAGE_POLICIES)
+def policy_preview(request):
+    """Read-only: which queues the pattern in the form matches now, and what would fire."""
+    preview = alert_selectors.preview(request.GET)
+    return render(request, "policies/_preview.html", {"preview": preview})
+
+
+@global_view(MANAGE_POLICIES)
+def policy_history(request, name):
+    policy = selectors.get_policy(name)
+    if policy is None:
+        raise Http404("No such policy.")
+    return render(request, "policies/history.html", {"policy": policy, "versions": selectors.versions(policy)})
+
+
+@global_view(MANAGE_POLICIES)
+def policy_version(request, name, number):
+    version = get_object_or_404(PolicyVersion.objects.select_related("policy"), policy__name=name, number=number)
+    previous = PolicyVersion.objects.filter(policy=version.policy, number__lt=number).order_by("-number").first()
+    changes = services.diff(previous.data if previous else None, version.data)
+    return render(request, "policies/version.html", {"version": version, "previous": previous, "changes": changes})
+
+
+@require_POST
+@global_view(MANAGE_POLICIES)
+def policy_restore(request, name, number):
+    version = get_object_or_404(PolicyVersion.objects.select_related("policy"), policy__name=name, number=number)
+    try:
+        _, changed = services.restore_version(version.policy, number, request=request)
+    except ValidationError as exc:
+        messages.error(request, "Cannot restore: " + " ".join(exc.messages))
+    else:
+        messages.success(request, f"Restored version {number}." if changed else "That version is the current one.")
+    return redirect("policies:history", name=name)
+
+
+@require_POST
+@global_view(MANAGE_POLICIES)
+def policy_delete(request, name):
+    policy = selectors.get_policy(name)
+    if policy is None or policy.pk is None:
+        raise Http404("No such policy.")
+    try:
+        services.delete_policy(policy, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("policies:edit", name=name)
+    messages.success(request, f"Deleted policy {name}.")
+    return redirect("policies:list")
+
+
+# --- Channels -----------------------------------------------------------------------
+
+@global_view(MANAGE_POLICIES)
+def channel_list(request):
+    form = ChannelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_channel(request=request, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Added channel {form.cleaned_data['name']}.")
+            return redirect("policies:channels")
+    rows = [(c, services.channel_display(c)) for c in selectors.channel_list()]
+    return render(request, "policies/channels.html", {"rows": rows, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@global_view(MANAGE_POLICIES)
+def channel_edit(request, pk):
+    channel = get_object_or_404(Channel, pk=pk)
+    if channel.system:
+        raise Http404("Environment channels are not edited here.")
+    form = ChannelForm(request.POST or None, initial={"name": channel.name, "kind": channel.kind})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_channel(channel=channel, request=request, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Saved channel {channel.name}.")
+            return redirect("policies:channels")
+    return render(request, "policies/channel_edit.html",
+                  {"form": form, "channel": channel, "display": services.channel_display(channel)},
+                  status=400 if form.errors else 200)
+
+
+@require_POST
+@global_view(MANAGE_POLICIES)
+def channel_test(request, pk):
+    from dlqadmin.alerts.services import send_test_notification
+
+    channel = get_object_or_404(Channel, pk=pk)
+    state, error = send_test_notification(channel, request=request)
+    if state == "sent":
+        messages.success(request, f"Test notification sent to {channel.name}.")
+    else:
+        messages.error(request, f"Test notification to {channel.name}: {state} ({error}).")
+    return redirect("policies:channels")
+
+
+@require_POST
+@global_view(MANAGE_POLICIES)
+def channel_toggle(request, pk):
+    channel = get_object_or_404(Channel, pk=pk)
+    services.set_channel_enabled(channel, not channel.enabled, request=request)
+    messages.success(request, f"Channel {channel.name} is now {'enabled' if channel.enabled else 'disabled'}.")
+    return redirect("policies:channels")
+
+
+@require_POST
+@global_view(MANAGE_POLICIES)
+def channel_delete(request, pk):
+    channel = get_object_or_404(Channel, pk=pk)
+    try:
+        services.delete_channel(channel, request=request)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Deleted channel {channel.name}.")
+    return redirect("policies:channels")
