@@ -47,11 +47,16 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "pgtrigger",
     "dlqadmin.core",
     "dlqadmin.access",
     "dlqadmin.accounts",
     "dlqadmin.triage",
     "dlqadmin.api",
+    "dlqadmin.masking",
+    "dlqadmin.audit",
+    "dlqadmin.policies",
+    "dlqadmin.alerts",
 ]
 
 MIDDLEWARE = [
@@ -200,6 +205,34 @@ DLQADMIN_PAGE_SIZES = (10, 20, 50, 100)
 DLQADMIN_DEFAULT_PAGE_SIZE = 20
 DLQADMIN_API_MAX_PAGE_SIZE = 100
 DLQADMIN_POLL_SECONDS = env.int("DLQADMIN_POLL_SECONDS", default=5)
+# A reveal of raw task data lasts this long, for one task, and needs a reason this long.
+DLQADMIN_REVEAL_SECONDS = env.int("DLQADMIN_REVEAL_SECONDS", default=300)
+DLQADMIN_REVEAL_MIN_REASON = env.int("DLQADMIN_REVEAL_MIN_REASON", default=10)
+
+# --- Policies and alerts (README "Policies and alerts", "Running the scheduler") ---
+# Default channel of the built-in default policy (a Slack incoming-webhook URL).
+SLACK_WEBHOOK_URL = env.str("SLACK_WEBHOOK_URL", default="")
+# Hosts webhook URLs may point to; https only, plain http only for hosts listed here.
+DLQADMIN_WEBHOOK_ALLOWED_HOSTS = env.list("DLQADMIN_WEBHOOK_ALLOWED_HOSTS", default=["hooks.slack.com"])
+# Fernet key for channel secrets at rest; derived from SECRET_KEY when unset.
+DLQADMIN_ENCRYPTION_KEY = env.str("DLQADMIN_ENCRYPTION_KEY", default="")
+DLQADMIN_SAMPLE_RETENTION_DAYS = env.int("DLQADMIN_SAMPLE_RETENTION_DAYS", default=14)
+DLQADMIN_CHECK_TICK_SECONDS = env.int("DLQADMIN_CHECK_TICK_SECONDS", default=15)
+DLQADMIN_OUTBOX_BACKOFF_SECONDS = env.int("DLQADMIN_OUTBOX_BACKOFF_SECONDS", default=10)
+DLQADMIN_OUTBOX_MAX_ATTEMPTS = env.int("DLQADMIN_OUTBOX_MAX_ATTEMPTS", default=10)
+# E-mail channel: EMAIL_URL such as smtp+tls://user:pass@smtp.example.com:587. Unset: no
+# mailer is configured and e-mail notifications fail (and are retried) until it is.
+if env.str("EMAIL_URL", default=""):
+    _email = env.email_url("EMAIL_URL")
+    _email_options = {}
+    if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
+        _email_options = {"host": _email.get("EMAIL_HOST"), "port": _email.get("EMAIL_PORT") or None,
+                          "username": _email.get("EMAIL_HOST_USER") or None,
+                          "password": _email.get("EMAIL_HOST_PASSWORD") or None,
+                          "use_tls": bool(_email.get("EMAIL_USE_TLS")), "use_ssl": bool(_email.get("EMAIL_USE_SSL")),
+                          "timeout": 10}
+    MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _email_options}}
+DEFAULT_FROM_EMAIL = env.str("DLQADMIN_EMAIL_FROM", default="dlqadmin@localhost")
 
 LOGGING = {
     "version": 1,

@@ -1,16 +1,22 @@
 """OpenAPI 3.1 description of API v1, served at /api/v1/openapi.json."""
 
 _SENSITIVE = {
-    "description": "Withheld sensitive value: only its size is shown (masked values arrive with masking).",
+    "description": "A payload / error / headers / result value: masked, or raw in a reveal answer.",
     "oneOf": [
         {"type": "null"},
         {
             "type": "object",
-            "required": ["masked", "size", "value"],
+            "required": ["masked", "kind", "size", "value"],
             "properties": {
-                "masked": {"type": "boolean", "const": True},
+                "masked": {"type": "boolean", "description": "False only in a reveal answer."},
+                "kind": {"type": "string", "enum": ["json", "text", "binary"]},
                 "size": {"type": "integer", "description": "Size of the raw value in bytes."},
-                "value": {"type": ["string", "null"]},
+                "value": {"type": "string", "description": "Display text (a hex dump for binary)."},
+                "truncated": {"type": "boolean"},
+                "next_offset": {"type": ["integer", "null"]},
+                "masked_labels": {"type": "array", "items": {"type": "string"},
+                                  "description": "What masking hid (masked values only)."},
+                "base64": {"type": "string", "description": "The raw bytes (reveal answers only)."},
             },
         },
     ],
@@ -131,6 +137,20 @@ def schema(server_url):
                 "summary": "One task",
                 "parameters": [_name_param("queue", "queue name"), _name_param("task_id", "task id")],
                 "responses": _responses(ref("TaskInfo")),
+            }},
+            "/queues/{queue}/tasks/{task_id}/reveal": {"post": {
+                "summary": "Reveal one task's raw data (payload_viewer or admin; audited with the reason)",
+                "parameters": [_name_param("queue", "queue name"), _name_param("task_id", "task id")],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["reason"],
+                    "properties": {"reason": {"type": "string", "minLength": 10},
+                                   "ticket": {"type": "string", "maxLength": 200}}}}}},
+                "responses": {**_responses({"allOf": [ref("TaskInfo"), {"type": "object", "properties": {
+                    "expires_at": {"type": "string", "format": "date-time"}}}]}),
+                    "400": {"description": "No or too short a reason", "content": {"application/json": {
+                        "schema": ref("Error")}}},
+                    "403": {"description": "No reveal right on this queue (audited)", "content": {
+                        "application/json": {"schema": ref("Error")}}}},
             }},
         },
     }

@@ -1,11 +1,14 @@
 """JSON API v1 (read part). Same access rule and same withheld fields as the UI."""
 
+import json
+
 from django.conf import settings
 from django.http import JsonResponse
 
 from dlqadmin.access.checks import public_view, queue_view, signed_in_view, visible_queue_names
 from dlqadmin.asynq import QueueNotFound, TaskNotFound
-from dlqadmin.triage import selectors
+from dlqadmin.triage import selectors, services
+from dlqadmin.triage.presenters import present_task
 from dlqadmin.triage.params import BadParameter, parse_listing
 
 from . import serializers
@@ -65,6 +68,25 @@ def task(request, queue, task_id):
     except (QueueNotFound, TaskNotFound):
         return error(404, "not_found", "No such task.")
     return JsonResponse(serializers.task_info(request, tv))
+
+
+@api_view(methods=("POST",))
+@queue_view()
+def reveal(request, queue, task_id):
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return error(400, "bad_json", "The body must be JSON: {\"reason\": \"...\"}.")
+    if not isinstance(body, dict):
+        return error(400, "bad_json", "The body must be a JSON object.")
+    try:
+        task, grant = services.reveal_task(request, queue, task_id, body.get("reason"), body.get("ticket"))
+    except (QueueNotFound, TaskNotFound):
+        return error(404, "not_found", "No such task.")
+    except services.RevealRefused as exc:
+        return error(exc.status, "forbidden" if exc.status == 403 else "bad_parameter", str(exc))
+    view = present_task(task, None, reveal=True, limit=None)
+    return JsonResponse(serializers.task_info(request, view) | {"expires_at": serializers.rfc3339(grant.expires_at)})
 
 
 @public_view

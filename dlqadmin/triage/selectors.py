@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from dlqadmin.asynq import TASK_STATES
 from dlqadmin.core.asynq_client import inspector
 
-from .presenters import present_task
+from dlqadmin.masking.selectors import masker_for, masker_lookup
+
+from .presenters import DETAIL_LIMIT, LIST_LIMIT, field_page, present_task
 
 DLQ_STATE = "archived"
 
@@ -56,13 +58,28 @@ def history(name, days=7):
 
 
 def task_page(name, state, page, page_size, group=None):
-    """One page of tasks in asynq's order, presented (sensitive fields withheld)."""
+    """One page of tasks in asynq's order, presented masked (short previews)."""
     result = inspector().list_tasks(name, state, page=page, page_size=page_size, group=group)
-    return result, [present_task(t) for t in result.tasks]
+    lookup = masker_lookup(name)
+    return result, [present_task(t, lookup(getattr(t, "type", "")), limit=LIST_LIMIT) for t in result.tasks]
 
 
-def task(name, task_id):
-    return present_task(inspector().get_task(name, task_id))
+def raw_task(name, task_id):
+    return inspector().get_task(name, task_id)
+
+
+def task(name, task_id, *, reveal=False, limit=DETAIL_LIMIT):
+    """One task: masked, or raw when the caller holds a live reveal for it."""
+    info = raw_task(name, task_id)
+    masker = None if reveal else masker_for(name, getattr(info, "type", ""))
+    return present_task(info, masker, reveal=reveal, limit=limit)
+
+
+def task_field(name, task_id, field, *, reveal, offset):
+    """The next page of one sensitive field ("load more")."""
+    info = raw_task(name, task_id)
+    masker = None if reveal else masker_for(name, getattr(info, "type", ""))
+    return field_page(info, field, masker, reveal=reveal, offset=offset)
 
 
 def servers():
@@ -76,4 +93,4 @@ def scheduler_entries():
 
 
 __all__ = ["TASK_STATES", "DLQ_STATE", "queue_infos", "totals", "queue_info", "groups", "history",
-           "task_page", "task", "servers", "scheduler_entries"]
+           "task_page", "task", "raw_task", "task_field", "servers", "scheduler_entries"]

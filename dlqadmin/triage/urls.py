@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("queues/<name:queue>/", views.queue_detail, name="queue"),
     path("queues/<name:queue>/tasks/<name:task_id>/", views.task_detail, name="task"),
+    path("queues/<name:queue>/tasks/<name:task_id>/reveal", views.reveal, name="reveal"),
+    path("queues/<name:queue>/tasks/<name:task_id>/fields/<str:field>", views.task_field, name="task_field"),
     path("servers/", views.servers, name="servers"),
     path("scheduler/", views.scheduler, name="scheduler"),
 ]

@@ -5,12 +5,14 @@ from dataclasses import replace
 
 from django.conf import settings
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from dlqadmin.access.checks import queue_view, signed_in_view, visible_queue_names
+from dlqadmin.access.checks import may, queue_view, signed_in_view, visible_queue_names
+from dlqadmin.access.roles import REVEAL_QUEUE
 from dlqadmin.asynq import TASK_STATES, QueueNotFound, TaskNotFound
 
-from . import selectors
+from . import selectors, services
 from .params import BadParameter, parse_listing
 
 
@@ -68,14 +70,57 @@ def queue_detail(request, queue):
     return _fragment_or_page(request, "triage/queue.html", "task_list", context, status=400 if error else 200)
 
 
-@queue_view()
-def task_detail(request, queue, task_id):
-    name = queue.name
+def _task_context(request, queue, task_id, *, reveal_error=None):
+    reveal = services.active_reveal(request.user, queue, task_id)
     try:
-        task = selectors.task(name, task_id)
+        task = selectors.task(queue.name, task_id, reveal=reveal is not None)
     except (QueueNotFound, TaskNotFound):
         raise Http404("No such task.") from None
-    return render(request, "triage/task.html", {"queue_name": name, "task": task})
+    return {
+        "queue_name": queue.name,
+        "task": task,
+        "reveal": reveal,
+        "may_reveal": may(request.user, REVEAL_QUEUE, queue),
+        "reveal_error": reveal_error,
+        "reveal_minutes": max(1, settings.DLQADMIN_REVEAL_SECONDS // 60),
+        "min_reason": settings.DLQADMIN_REVEAL_MIN_REASON,
+    }
+
+
+@queue_view()
+def task_detail(request, queue, task_id):
+    return render(request, "triage/task.html", _task_context(request, queue, task_id))
+
+
+@require_POST
+@queue_view()
+def reveal(request, queue, task_id):
+    try:
+        services.reveal_task(request, queue, task_id, request.POST.get("reason"), request.POST.get("ticket"))
+    except (QueueNotFound, TaskNotFound):
+        raise Http404("No such task.") from None
+    except services.RevealRefused as exc:
+        context = _task_context(request, queue, task_id, reveal_error=str(exc))
+        return render(request, "triage/task.html", context, status=exc.status)
+    return redirect("triage:task", queue.name, task_id)
+
+
+@queue_view()
+def task_field(request, queue, task_id, field):
+    """The next chunk of a long value ("Load more"), masked unless revealed."""
+    if field not in ("payload", "last_err", "headers", "result"):
+        raise Http404()
+    try:
+        offset = max(0, int(request.GET.get("offset", 0)))
+    except ValueError:
+        offset = 0
+    reveal = services.active_reveal(request.user, queue, task_id) is not None
+    try:
+        value = selectors.task_field(queue.name, task_id, field, reveal=reveal, offset=offset)
+    except (QueueNotFound, TaskNotFound):
+        raise Http404("No such task.") from None
+    task = {"queue": queue.name, "id": task_id}
+    return render(request, "triage/_sensitive_chunk.html", {"value": value, "task": task, "field": field})
 
 
 @signed_in_view

@@ -40,10 +40,10 @@ def test_queue_page_tabs_swap_with_htmx(signed_in, golden, live_server):
     expect(page).to_have_url(re.compile(r"state=pending"))
     expect(page.locator("#tasks tr[data-task]")).to_have_count(2)
     assert page.evaluate("window.__marker") == 1
-    # Task detail: fields shown, payload withheld.
+    # Task detail: fields shown, payload masked.
     page.click("#tasks tr[data-task] a >> nth=0")
     expect(page.locator("h1")).to_contain_text("Task")
-    expect(page.locator(".detail")).to_contain_text("hidden ·")
+    expect(page.locator(".detail")).to_contain_text("masked")
 
 
 def test_csp_blocks_nothing_we_need(signed_in, golden, live_server):

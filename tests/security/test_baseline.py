@@ -63,6 +63,17 @@ def test_api_sends_no_cors_headers(client, staff, golden):
     assert "Access-Control-Allow-Origin" not in response
 
 
+def _database_url():
+    # The check connects (GeneratedField support); give it the test database.
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = f"{db['USER']}:{db['PASSWORD']}@" if db.get("PASSWORD") else (f"{db['USER']}@" if db.get("USER") else "")
+    host = db.get("HOST") or ""
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{db['NAME']}"
+
+
 def test_check_deploy_is_clean_with_production_settings():
     # Only what a deployment sets; nothing the test run itself exported (the browser
     # tests set DJANGO_ALLOW_ASYNC_UNSAFE for Playwright).
@@ -72,6 +83,7 @@ def test_check_deploy_is_clean_with_production_settings():
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "dlq.example.com",
+        "DATABASE_URL": _database_url(),
         "DLQADMIN_SSL_REDIRECT": "true",
         "DLQADMIN_BEHIND_TLS_PROXY": "true",
     }

@@ -1,0 +1,21 @@
+from django.conf import settings
+from django.db import models
+
+
+class RevealGrant(models.Model):
+    """A user may see one task's raw data until `expires_at` (time-boxed, one task only).
+
+    Created only by triage.services.reveal_task, which checks the right, the reason
+    and writes the audit record first.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    queue = models.TextField()
+    task_id = models.TextField()
+    reason = models.TextField()
+    ticket = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "queue", "task_id", "expires_at"])]
