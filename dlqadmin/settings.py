@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "dlqadmin.audit",
     "dlqadmin.policies",
     "dlqadmin.alerts",
+    "dlqadmin.operations",
 ]
 
 MIDDLEWARE = [

@@ -16,5 +16,6 @@ urlpatterns = [
     path("alerts/", include("dlqadmin.alerts.urls")),
     path("api/v1/", include("dlqadmin.api.urls")),
     path("admin/", admin.site.urls),
+    path("", include("dlqadmin.operations.urls")),
     path("", include("dlqadmin.triage.urls")),
 ]

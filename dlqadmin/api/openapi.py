@@ -70,6 +70,51 @@ _ERROR = {
 }
 
 
+_SEARCH_RULE = (
+    "Without any filter parameter: one page of the state's tasks in asynq's order. With any of "
+    "`type`, `type_prefix`, `error`, `since`, `until`, `group` (outside state=aggregating), "
+    "`retried_min`, `retried_max`, `q` or `reason` (even empty): a search. It scans the whole state in "
+    "bounded chunks (Redis is never blocked), `total` counts the matches, `page`/`page_size` page through "
+    "them, `scanned` says how many tasks were looked at and `complete` is false if the time budget ran out "
+    "first. Filters combine (AND). Masking rule: without the reveal right on the queue "
+    "(payload_viewer, admin), `error` and `q` only match what the masked task shows (a masked card "
+    "number, e-mail address or token never matches, so a search cannot confirm it); with it they match "
+    "the raw values. Tasks are always returned masked."
+)
+_FILTER_PARAMS = [
+    {"name": "type", "in": "query", "schema": {"type": "string"}, "description": "Task type, exact (or a prefix "
+     "with type_prefix=1)."},
+    {"name": "type_prefix", "in": "query", "schema": {"type": "string", "enum": ["1", "0", "true", "false"]}},
+    {"name": "error", "in": "query", "schema": {"type": "string"},
+     "description": "Substring of the last error, case-insensitive (masked error unless you may reveal)."},
+    {"name": "since", "in": "query", "schema": {"type": "string"}, "description": "Inclusive: a date (YYYY-MM-DD) "
+     "or ISO 8601 time (naive = UTC); compared with last_failed_at (completed: completed_at, scheduled: "
+     "next_process_at)."},
+    {"name": "until", "in": "query", "schema": {"type": "string"},
+     "description": "Exclusive ISO 8601 time, or a date (that day included)."},
+    {"name": "retried_min", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {"name": "retried_max", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+    {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Payload search `field=value`: "
+     "the JSON payload's value at the dotted path (`customer.email`, `items.0.sku`) equals value (numbers, "
+     "booleans and null as JSON text). Masked payload unless you may reveal."},
+    {"name": "reason", "in": "query", "schema": {"type": "string"}, "description": "The masked, normalised "
+     "error of a failure group (see /failures); empty selects tasks without an error."},
+]
+_FAILURE_GROUP = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "reason": {"type": "string", "description": "The error with numbers, ids, hex, addresses and quoted "
+                                                    "values replaced by placeholders; masked."},
+        "example_error": _SENSITIVE,
+        "count": {"type": "integer"},
+        "first_seen": _TIME,
+        "last_seen": _TIME,
+        "url": {"type": "string", "format": "uri", "description": "The tasks API filtered to this group."},
+    },
+}
+
+
 def _responses(ok_schema):
     err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     return {
@@ -90,7 +135,7 @@ def _name_param(name, what):
 
 def schema(server_url):
     ref = lambda n: {"$ref": f"#/components/schemas/{n}"}  # noqa: E731
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {"title": "dlqadmin API", "version": "1"},
         "servers": [{"url": server_url}],
@@ -101,7 +146,8 @@ def schema(server_url):
                            "description": "Token from `python manage.py create_api_token USERNAME`."},
                 "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
             },
-            "schemas": {"QueueInfo": _QUEUE_INFO, "TaskInfo": _TASK_INFO, "Error": _ERROR},
+            "schemas": {"QueueInfo": _QUEUE_INFO, "TaskInfo": _TASK_INFO, "Error": _ERROR,
+                        "FailureGroup": _FAILURE_GROUP},
         },
         "paths": {
             "/queues": {"get": {
@@ -124,12 +170,33 @@ def schema(server_url):
                     {"name": "page_size", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
                     {"name": "group", "in": "query", "schema": {"type": "string"},
-                     "description": "Required with state=aggregating."},
+                     "description": "Required with state=aggregating (the group to list); in other states a "
+                                    "filter on the task's group."},
+                    *_FILTER_PARAMS,
                 ],
+                "description": _SEARCH_RULE,
                 "responses": {**_responses({"type": "object", "properties": {
                     "tasks": {"type": "array", "items": ref("TaskInfo")},
-                    "total": {"type": "integer"}, "page": {"type": "integer"},
-                    "page_size": {"type": "integer"}}}),
+                    "total": {"type": "integer", "description": "Tasks in the state, or matches of a search."},
+                    "page": {"type": "integer"},
+                    "page_size": {"type": "integer"},
+                    "scanned": {"type": "integer", "description": "Search only: tasks looked at."},
+                    "complete": {"type": "boolean", "description": "Search only: the whole state was scanned."}}}),
+                    "400": {"description": "Bad parameter", "content": {"application/json": {
+                        "schema": ref("Error")}}}},
+            }},
+            "/queues/{queue}/failures": {"get": {
+                "summary": "Top failure reasons: the state's tasks grouped by type and masked, normalised error",
+                "description": "Biggest groups first (at most 50); computed by a bounded scan and cached "
+                               "for 30 seconds. Reasons and example errors are masked for everyone.",
+                "parameters": [
+                    _name_param("queue", "queue name"),
+                    {"name": "state", "in": "query", "schema": {"type": "string", "default": "archived",
+                                                                 "enum": [s for s in _STATES if s != "aggregating"]}},
+                ],
+                "responses": {**_responses({"type": "object", "properties": {
+                    "state": {"type": "string"},
+                    "groups": {"type": "array", "items": ref("FailureGroup")}}}),
                     "400": {"description": "Bad parameter", "content": {"application/json": {
                         "schema": ref("Error")}}}},
             }},
@@ -154,3 +221,127 @@ def schema(server_url):
             }},
         },
     }
+    doc["components"]["schemas"].update(ActionResult=_ACTION_RESULT, Operation=_OPERATION)
+    doc["paths"].update(_action_paths(ref))
+    return doc
+
+
+# --- Triage actions (dlqadmin.operations.api_views) ------------------------------------------
+
+_ACTION_RESULT = {
+    "type": "object",
+    "description": "What one action did. 200 when done; 404 when the task no longer exists; 409 when it "
+                   "changed state meanwhile or its state does not allow the action (nothing was changed).",
+    "properties": {
+        "ok": {"type": "boolean"},
+        "outcome": {"type": "string", "enum": ["done", "not_found", "queue_not_found", "wrong_state", "changed",
+                                               "broken", "no_server"]},
+        "state": {"type": ["string", "null"], "description": "The task's (or queue's) state afterwards, if known."},
+        "message": {"type": "string"},
+        "error": {"type": "string", "description": "The outcome, when not ok."},
+    },
+}
+_OPERATION = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "url": {"type": "string", "format": "uri"},
+        "status": {"type": "string", "enum": ["queued", "running", "paused", "done", "cancelled", "failed"]},
+        "action": {"type": "string", "enum": ["run", "delete", "archive"]},
+        "queue": {"type": "string"},
+        "state": {"type": ["string", "null"]},
+        "filter": {"type": "object", "description": "The search parameters ({} = every task of the state)."},
+        "rate": {"type": ["integer", "null"], "description": "Tasks per second; null = unlimited."},
+        "total": {"type": "integer"}, "done": {"type": "integer"}, "failed": {"type": "integer"},
+        "started_by": {"type": "string"},
+        "created_at": _TIME, "started_at": _TIME, "finished_at": _TIME,
+        "last_error": {"type": ["string", "null"]},
+        "failures": {"type": "array", "description": "Ids not done, and why (first 1,000).", "items": {
+            "type": "object", "properties": {"id": {"type": "string"}, "outcome": {"type": "string"},
+                                             "state": {"type": ["string", "null"]}}}},
+    },
+}
+
+
+def _action_paths(ref):
+    q, t = _name_param("queue", "queue name"), _name_param("task_id", "task id")
+    err = {"content": {"application/json": {"schema": ref("Error")}}}
+    json_body = lambda schema: {"required": False, "content": {"application/json": {"schema": schema}}}  # noqa: E731
+    state_body = json_body({"type": "object", "properties": {"state": {
+        "type": "string", "enum": _STATES,
+        "description": "Only if the task is still in this state (what you saw); else 409 changed."}}})
+
+    def post(summary, params, body, ok, *, extra=None, description=None):
+        responses = {**_responses(ok), "400": {"description": "Bad request", **err},
+                     "403": {"description": "You may see the queue but lack the operator right (audited)", **err},
+                     "409": {"description": "The task changed state meanwhile, or the action does not apply",
+                             "content": {"application/json": {"schema": ref("ActionResult")}}}}
+        responses.update(extra or {})
+        op = {"summary": summary, "parameters": params, "responses": responses}
+        if body:
+            op["requestBody"] = body
+        if description:
+            op["description"] = description
+        return {"post": op}
+
+    task_ops = {
+        "run": "Run now (archived, retry, scheduled, completed, aggregating -> pending)",
+        "delete": "Delete (discard) a task that is not active",
+        "archive": "Archive (pending, scheduled, retry, completed, aggregating)",
+        "retry-fresh": "Run now with a fresh retry budget (retried reset to 0)",
+    }
+    paths = {f"/queues/{{queue}}/tasks/{{task_id}}/{name}": post(summary, [q, t], state_body, ref("ActionResult"))
+             for name, summary in task_ops.items()}
+    paths["/queues/{queue}/tasks/{task_id}/cancel"] = post(
+        "Cancel an active task (asynq's cancel channel; best effort)", [q, t], None, ref("ActionResult"))
+    paths["/queues/{queue}/tasks/{task_id}/edit"] = post(
+        "Edit an archived task's payload, then run it (operator + payload_viewer)", [q, t],
+        {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["payload", "reason"], "properties": {
+                "payload": {"description": "The new payload: a JSON value, or a string used as is. Must be "
+                                           "valid JSON when the original is."},
+                "reason": {"type": "string", "minLength": 10},
+                "version": {"type": "string", "description": "sha256 (hex) of the task's msg you edited; "
+                                                             "409 if it changed since."}}}}}},
+        ref("ActionResult"),
+        description="Written and moved to pending in one atomic step, only if the task did not change "
+                    "meanwhile (compare-and-set). The audit log keeps a masked diff.")
+    paths["/queues/{queue}/pause"] = post("Pause the queue", [q], None, ref("ActionResult"))
+    paths["/queues/{queue}/resume"] = post("Resume the queue", [q], None, ref("ActionResult"))
+    paths["/queues/{queue}/batch"] = post(
+        "Run / delete / archive selected tasks now, with a result per id", [q],
+        {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["action", "ids"], "properties": {
+                "action": {"type": "string", "enum": ["run", "delete", "archive"]},
+                "ids": {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+                "state": {"type": "string", "enum": _STATES,
+                          "description": "Only ids still in this state (others: changed)."}}}}}},
+        {"type": "object", "properties": {
+            "operation": {"type": "string", "format": "uri", "description": "Kept per-id detail."},
+            "done": {"type": "integer"}, "failed": {"type": "integer"},
+            "results": {"type": "array", "items": {"allOf": [ref("ActionResult"), {
+                "type": "object", "properties": {"id": {"type": "string"}}}]}}}})
+    paths["/queues/{queue}/bulk"] = post(
+        "Start a tracked operation on every task of a state, or every task matching a search", [q],
+        {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["action", "state"], "properties": {
+                "action": {"type": "string", "enum": ["run", "delete", "archive"]},
+                "state": {"type": "string", "enum": _STATES},
+                "group": {"type": "string", "description": "Required with state=aggregating."},
+                "filter": {"type": "object", "description": "Search parameters as for GET tasks (type, error, "
+                                                            "since, until, retried_min, retried_max, q, ...)."},
+                "rate": {"type": "integer", "minimum": 1, "description": "Tasks per second."},
+                "reason": {"type": "string"}}}}}},
+        ref("Operation"),
+        extra={"202": {"description": "Queued; follow `url`",
+                       "content": {"application/json": {"schema": ref("Operation")}}}},
+        description="Carried out in the background by `run_scheduler` (or `run_operations`) in chunks "
+                    "that each keep Redis busy for a few milliseconds; pausable, cancellable, resumable.")
+    paths["/operations/{op_id}/"] = {"get": {
+        "summary": "A bulk or batch operation: status and counts",
+        "parameters": [{"name": "op_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "responses": _responses(ref("Operation"))}}
+    paths["/operations/{op_id}/cancel"] = post(
+        "Cancel an operation (between two chunks; tasks already handled stay handled)",
+        [{"name": "op_id", "in": "path", "required": True, "schema": {"type": "integer"}}], None, ref("Operation"))
+    return paths

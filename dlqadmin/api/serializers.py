@@ -1,6 +1,7 @@
 """JSON shapes of the API. Field names are a public contract: never rename."""
 
 from datetime import UTC
+from urllib.parse import urlencode
 
 from django.urls import reverse
 
@@ -69,4 +70,17 @@ def task_info(request, tv):
         "result": _sensitive(tv.result),
         "broken": tv.broken,
         "problem": tv.problem or None,
+    }
+
+
+def failure_group(request, queue, row, state="archived"):
+    """A failure group (dlqadmin.triage.search.FailureRow): reason and example masked."""
+    return {
+        "type": row.type,
+        "reason": row.reason,
+        "example_error": _sensitive(row.example),
+        "count": row.count,
+        "first_seen": rfc3339(row.first_seen),
+        "last_seen": rfc3339(row.last_seen),
+        "url": request.build_absolute_uri(reverse("api:tasks", args=[queue]) + "?" + urlencode(row.query(state))),
     }

@@ -5,8 +5,10 @@ import json
 from django.conf import settings
 from django.http import JsonResponse
 
-from dlqadmin.access.checks import public_view, queue_view, signed_in_view, visible_queue_names
+from dlqadmin.access.checks import may, public_view, queue_view, signed_in_view, visible_queue_names
+from dlqadmin.access.roles import REVEAL_QUEUE
 from dlqadmin.asynq import QueueNotFound, TaskNotFound
+from dlqadmin.triage import search as task_search
 from dlqadmin.triage import selectors, services
 from dlqadmin.triage.presenters import present_task
 from dlqadmin.triage.params import BadParameter, parse_listing
@@ -47,6 +49,8 @@ def tasks(request, queue):
         )
     except BadParameter as exc:
         return error(400, "bad_parameter", str(exc))
+    if task_search.wants_search(request.GET):
+        return _search_tasks(request, queue, listing)
     try:
         page, views = selectors.task_page(name, listing.state, listing.page, listing.page_size, listing.group)
     except QueueNotFound:
@@ -57,6 +61,43 @@ def tasks(request, queue):
         "page": listing.page,
         "page_size": listing.page_size,
     })
+
+
+def _search_tasks(request, queue, listing):
+    """tasks?...&type=&error=&since=&until=&q=...: a search (see dlqadmin.triage.search for
+    the masking rule); `total` counts the matches, `scanned` the tasks looked at."""
+    try:
+        sq = task_search.parse_query(request.GET)
+        result = task_search.search_page(queue.name, sq, reveal=may(request.user, REVEAL_QUEUE, queue),
+                                         page=listing.page, page_size=listing.page_size)
+    except BadParameter as exc:
+        return error(400, "bad_parameter", str(exc))
+    except QueueNotFound:
+        return error(404, "not_found", "No such queue.")
+    return JsonResponse({
+        "tasks": [serializers.task_info(request, tv) for tv in result.tasks],
+        "total": result.total,
+        "page": listing.page,
+        "page_size": listing.page_size,
+        "scanned": result.scanned,
+        "complete": result.complete,
+    })
+
+
+@api_view()
+@queue_view()
+def failures(request, queue):
+    """The dead tasks grouped by type and masked, normalised error (see dlqadmin.triage.search)."""
+    state = request.GET.get("state") or task_search.DEFAULT_STATE
+    if state not in task_search.FAILURE_STATES:
+        return error(400, "bad_parameter", f"state must be one of {', '.join(task_search.FAILURE_STATES)}; "
+                                           f"got {state!r}")
+    try:
+        rows = task_search.failure_rows(queue.name, state)
+    except QueueNotFound:
+        return error(404, "not_found", "No such queue.")
+    return JsonResponse({"state": state, "groups": [serializers.failure_group(request, queue.name, row, state)
+                                                    for row in rows]})
 
 
 @api_view()

@@ -18,10 +18,18 @@ Between two calls the scan resumes after the last id it read, so tasks that
 leave the state meanwhile never make the scan skip others (a zset resumes by
 rank or, when that id is gone, by its score and a binary search among its
 ties; a list looks the id up in the window just before the old position).
+
+A search can also be resumed later, e.g. by the next HTTP request of a page
+that streams results: every ``SearchProgress`` carries an opaque ``cursor``
+(``None`` once done), and ``search(..., resume=cursor)`` continues right
+after the last id read, with ``scanned`` and ``total`` carried over. For the
+list states (pending, active) a task may then be seen twice if the list
+shifted between the two searches (within one search repeats are dropped).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import json
 import math
@@ -475,6 +483,7 @@ class SearchProgress:
     scanned: int  # ids read so far
     total: int  # size of the state's list/zset when the search started
     done: bool  # the scan reached the end (or the limit)
+    cursor: str | None = None  # resume=cursor continues after this; None when done
 
 
 _SEARCH_CHUNK = _Script("search_chunk")
@@ -545,10 +554,11 @@ def _check_args(state, chunk, group) -> None:
         raise ValueError(f"chunk must be an int in 1..{MAX_CHUNK}, got {chunk!r}")
 
 
-def _scan(reader: _Reader, queue, state, group, chunk, mode, filter_args):
-    """Yields (tasks, n_read, total_now) per Redis call, tasks decoded as on a
-    task page (TaskInfo / BrokenTask) in asynq's order."""
-    start, cursor, cursor_score = 0, b"", b""
+def _scan(reader: _Reader, queue, state, group, chunk, mode, filter_args, position=None):
+    """Yields (tasks, n_read, total_now, done, position) per Redis call, tasks
+    decoded as on a task page (TaskInfo / BrokenTask) in asynq's order;
+    ``position`` = (start, last id, its score) resumes a scan there."""
+    start, cursor, cursor_score = position or (0, b"", b"")
     count = chunk
     first = True
     decode = Inspector._decode_page
@@ -568,7 +578,7 @@ def _scan(reader: _Reader, queue, state, group, chunk, mode, filter_args):
         else:
             tasks = []
         done = n_read == 0 or start >= total_now
-        yield tasks, n_read, total_now, done
+        yield tasks, n_read, total_now, done, (start, cursor, cursor_score)
         if done:
             return
         # Keep each call short: scale the next one by the time this one took.
@@ -586,32 +596,75 @@ def search(
     chunk: int = 500,
     limit: int | None = None,
     group: str | None = None,
+    resume: str | None = None,
 ) -> Iterator[SearchProgress]:
     """Scan the tasks of ``state`` in ``queue`` (``group`` names the group
     for state "aggregating") and yield a SearchProgress after every Redis call.
 
     ``chunk`` is the most ids one call reads (smaller after a slow call).
     ``limit`` stops after that many matches. Close the generator to stop
-    early. Arguments are checked at once (ValueError); QueueNotFound and
-    RedisUnavailable are raised by the first ``next()``."""
+    early. ``resume`` is the ``cursor`` of a progress of an earlier search
+    with the same queue, state and group: the scan continues after it.
+    Arguments are checked at once (ValueError, also for a malformed
+    cursor); QueueNotFound and RedisUnavailable are raised by the first
+    ``next()``."""
     f = _EMPTY if f is None else f
     if not isinstance(f, TaskFilter):
         raise ValueError(f"f must be a TaskFilter, got {type(f).__name__}")
     _check_args(state, chunk, group)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValueError(f"limit must be an int >= 1, got {limit!r}")
-    return _search(_Reader(client), queue, state, f, chunk, limit, group)
+    start = _decode_cursor(resume) if resume is not None else None
+    return _search(_Reader(client), queue, state, f, chunk, limit, group, start)
 
 
-def _search(reader, queue, state, f, chunk, limit, group):
+_CURSOR_VERSION = "c1"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _encode_cursor(position, scanned: int, total: int) -> str:
+    start, last_id, score = position
+    return ".".join([_CURSOR_VERSION, str(start), str(scanned), str(total), _b64(last_id), _b64(score)])
+
+
+def _decode_cursor(cursor) -> tuple:
+    """cursor -> ((start, last id, score), scanned, total); ValueError if malformed."""
+    try:
+        if not isinstance(cursor, str):
+            raise ValueError
+        version, start, scanned, total, last_id, score = cursor.split(".")
+        if version != _CURSOR_VERSION:
+            raise ValueError
+        numbers = [int(x) for x in (start, scanned, total) if x.isascii() and x.isdigit()]
+        if len(numbers) != 3:
+            raise ValueError
+        position = (numbers[0], _unb64(last_id), _unb64(score))
+        if position[2] and not re.fullmatch(rb"[-+0-9.eE]+|[-+]?inf", position[2]):
+            raise ValueError
+    except (ValueError, TypeError, base64.binascii.Error):
+        raise ValueError("the search cursor is malformed; start the search again") from None
+    return position, numbers[1], numbers[2]
+
+
+def _search(reader, queue, state, f, chunk, limit, group, resume=None):
     mode = "full"
     filter_args = f._lua_args(state)
     # A list may shift under the scan; a repeat of an id is dropped.
     seen: set | None = set() if state in _LIST_STATES else None
     total = None
     scanned = found = 0
-    for tasks, n_read, total_now, done in _scan(reader, queue, state, group, chunk, mode,
-                                                filter_args):
+    position = None
+    if resume is not None:
+        position, scanned, total = resume
+    for tasks, n_read, total_now, done, at in _scan(reader, queue, state, group, chunk, mode,
+                                                    filter_args, position):
         if total is None:
             total = total_now
         scanned += n_read
@@ -628,7 +681,8 @@ def _search(reader, queue, state, f, chunk, limit, group):
             if limit is not None and found >= limit:
                 done = True
                 break
-        yield SearchProgress(matches=matches, scanned=scanned, total=total, done=done)
+        cursor = None if done else _encode_cursor(at, scanned, total)
+        yield SearchProgress(matches=matches, scanned=scanned, total=total, done=done, cursor=cursor)
         if done:
             return
 
@@ -663,8 +717,8 @@ def failure_groups(
     time_attr = _TIME_ATTR[state]
     reasons: dict[str, str] = {}
     groups: dict[tuple[str, str], list] = {}
-    for tasks, _, _, _ in _scan(reader, queue, state, None, chunk, "nopayload",
-                                _EMPTY._lua_args(state)):
+    for tasks, _, _, _, _ in _scan(reader, queue, state, None, chunk, "nopayload",
+                                   _EMPTY._lua_args(state)):
         for task in tasks:
             if task.__class__ is not TaskInfo:
                 continue

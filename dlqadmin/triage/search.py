@@ -82,9 +82,17 @@ FILTER_PARAMS = ("type", "type_prefix", "error", "since", "until", "group", "ret
                  "reason")
 
 
-def has_filter(query) -> bool:
-    """True if the URL carries any filter parameter (empty ones count: the API then searches)."""
-    return any(name in query for name in FILTER_PARAMS)
+FAILURE_STATES = tuple(s for s in TASK_STATES if s != "aggregating")
+
+
+def wants_search(query) -> bool:
+    """True if the URL carries a filter parameter (even an empty one), so a task list
+    becomes a search; `group` alone is a filter only outside state "aggregating",
+    where it names the group to list."""
+    names = [n for n in FILTER_PARAMS if n in query]
+    if names == ["group"] and query.get("state") == "aggregating":
+        return False
+    return bool(names)
 
 
 def parse_query(query, *, default_state=DEFAULT_STATE) -> SearchQuery:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import search_views, views
 
 app_name = "triage"
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("queues/<name:queue>/tasks/<name:task_id>/", views.task_detail, name="task"),
     path("queues/<name:queue>/tasks/<name:task_id>/reveal", views.reveal, name="reveal"),
     path("queues/<name:queue>/tasks/<name:task_id>/fields/<str:field>", views.task_field, name="task_field"),
+    path("queues/<name:queue>/search", search_views.search, name="search"),
+    path("queues/<name:queue>/failures", search_views.failures, name="failures"),
     path("servers/", views.servers, name="servers"),
     path("scheduler/", views.scheduler, name="scheduler"),
 ]

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from dlqadmin.access.checks import may, queue_view, signed_in_view, visible_queue_names
-from dlqadmin.access.roles import REVEAL_QUEUE
+from dlqadmin.access.roles import OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import TASK_STATES, QueueNotFound, TaskNotFound
 
 from . import selectors, services
@@ -66,6 +66,7 @@ def queue_detail(request, queue):
         "pages": pages,
         "page_sizes": settings.DLQADMIN_PAGE_SIZES,
         "error": error,
+        "may_operate": may(request.user, OPERATE_QUEUE, queue),
     }
     return _fragment_or_page(request, "triage/queue.html", "task_list", context, status=400 if error else 200)
 
@@ -81,6 +82,7 @@ def _task_context(request, queue, task_id, *, reveal_error=None):
         "task": task,
         "reveal": reveal,
         "may_reveal": may(request.user, REVEAL_QUEUE, queue),
+        "may_operate": may(request.user, OPERATE_QUEUE, queue),
         "reveal_error": reveal_error,
         "reveal_minutes": max(1, settings.DLQADMIN_REVEAL_SECONDS // 60),
         "min_reason": settings.DLQADMIN_REVEAL_MIN_REASON,

@@ -439,3 +439,69 @@ def test_search_script_is_documented():
     search_module = importlib.import_module("dlqadmin.asynq.search")
     head = search_module._SEARCH_CHUNK.source[:3000]
     assert "KEYS[1]" in head and "ARGV[1]" in head and "Return" in head
+
+
+# --- resuming with a cursor ------------------------------------------------------------
+
+
+def _resume_all(client, queue, state, f=None, *, per_call=1, **kw):
+    """Run a search as separate searches of ``per_call`` progresses each,
+    resumed with the cursor: what a streaming page does across requests."""
+    got, cursor, rounds, last = [], None, 0, None
+    while True:
+        gen = search(client, queue, state, f, resume=cursor, **kw)
+        for _ in range(per_call):
+            last = next(gen)
+            got += [t.id for t in last.matches]
+            if last.done:
+                break
+        gen.close()
+        rounds += 1
+        if last.done:
+            assert last.cursor is None
+            return got, rounds, last
+        assert last.cursor
+        cursor = last.cursor
+
+
+@pytest.mark.parametrize("per_call", [1, 3])
+def test_resume_covers_everything_exactly_once(r, many, per_call):
+    order = [tid for _, tid, _ in many]
+    got, rounds, last = _resume_all(r, "many", "archived", chunk=200, per_call=per_call)
+    assert got == order and rounds > 1
+    assert last.scanned == last.total == N
+    f = TaskFilter(error="card declined")
+    got, _, _ = _resume_all(r, "many", "archived", f, chunk=64, per_call=per_call)
+    assert got == expected(many, lambda m: "card declined" in m.error_msg.lower())
+
+
+def test_resume_survives_removed_cursor_and_carries_counts(r, many):
+    order = [tid for _, tid, _ in many]
+    gen = search(r, "many", "archived", chunk=100)
+    first = next(gen)
+    gen.close()
+    assert first.scanned == 100 and first.total == N and first.cursor
+    # The cursor's own task and some before it leave the DLQ meanwhile.
+    for tid in order[90:100]:
+        r.zrem(keys.archived("many"), tid)
+    gen = search(r, "many", "archived", chunk=100, resume=first.cursor)
+    second = next(gen)
+    gen.close()
+    assert [t.id for t in second.matches] == order[100:200]
+    assert second.scanned == 200 and second.total == N
+
+
+def test_resume_list_state(r, seed):
+    pipe = r.pipeline()
+    for i in range(120):
+        seed.add("l", "pending", seed.message("l", f"p{i:03d}"), pipe=pipe)
+    pipe.execute()
+    got, rounds, _ = _resume_all(r, "l", "pending", chunk=25)
+    assert got == [f"p{i:03d}" for i in range(120)] and rounds >= 5
+
+
+@pytest.mark.parametrize("cursor", ["", "x", "c1.1.2", "c1.a.1.1.AA.AA", "c9.1.1.1.AA.AA",
+                                    "c1.1.1.1.AA." + "MTsgcmVkaXM"])
+def test_malformed_cursor(r, cursor):
+    with pytest.raises(ValueError, match="cursor"):
+        search(r, "q", "archived", resume=cursor)

@@ -27,8 +27,10 @@ class Command(BaseCommand):
                             help="seconds between rounds (each policy still honours its check interval)")
         parser.add_argument("--leader-poll", type=float, default=2.0,
                             help="seconds between leader-lock attempts / liveness checks")
+        parser.add_argument("--operations-poll", type=float, default=1.0,
+                            help="seconds between looks for queued bulk operations")
 
-    def handle(self, *args, interval, leader_poll, **options):
+    def handle(self, *args, interval, leader_poll, operations_poll=1.0, **options):
         self.me = f"{socket.gethostname()}:{os.getpid()}"
         self.lock = LeaderLock()
         self.was_leader = False
@@ -39,6 +41,10 @@ class Command(BaseCommand):
                           max_instances=1, coalesce=True, id="elect")
         scheduler.add_job(self.tick, "interval", seconds=interval, next_run_time=now,
                           max_instances=1, coalesce=True, id="tick")
+        # Bulk triage operations (dlqadmin.operations.worker): on every instance, not
+        # only the leader; each operation is claimed with a compare-and-set and a lease.
+        scheduler.add_job(self.operations, "interval", seconds=operations_poll, next_run_time=now,
+                          max_instances=1, coalesce=True, id="operations")
 
         def stop(signum, frame):
             scheduler.shutdown(wait=False)
@@ -81,5 +87,17 @@ class Command(BaseCommand):
                      {**result.delivered, **delivered}, result.timings_ms["total"])
         except Exception:  # noqa: BLE001 - one bad round must not stop the scheduler
             log.exception("check round failed")
+        finally:
+            close_old_connections()
+
+    def operations(self):
+        from dlqadmin.operations.worker import run_pending
+
+        close_old_connections()
+        try:
+            for pk, status in run_pending(f"scheduler:{self.me}", max_seconds=30):
+                log.info("operation %s: %s", pk, status)
+        except Exception:  # noqa: BLE001 - one bad pass must not stop the scheduler
+            log.exception("operations pass failed")
         finally:
             close_old_connections()

@@ -1,0 +1,191 @@
+"""JSON API v1 (triage actions). Same services, rights and audit as the UI."""
+
+import json
+
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+
+from dlqadmin.access.checks import get_queue_or_404, queue_view, signed_in_view
+from dlqadmin.api.auth import api_view, error
+from dlqadmin.asynq import RedisUnavailable
+
+from . import services
+from .models import Operation
+
+_STATUS = {"done": 200, "not_found": 404, "queue_not_found": 404}
+
+
+def _body(request):
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _bad_json():
+    return error(400, "bad_json", "The body must be a JSON object.")
+
+
+def _result(result, **extra):
+    data = {"ok": result.ok, "outcome": result.outcome, "state": result.state, "message": result.message, **extra}
+    status = 200 if result.ok else _STATUS.get(result.outcome, 409)
+    if not result.ok:
+        data["error"] = result.outcome
+    return JsonResponse(data, status=status)
+
+
+def _call(fn):
+    """Map the services' exceptions to API errors."""
+    try:
+        return fn()
+    except services.Denied as exc:
+        return error(403, "forbidden", str(exc))
+    except services.Refused as exc:
+        return error(400, "bad_parameter", str(exc))
+    except RedisUnavailable:
+        return error(503, "redis_unavailable", "Redis is unreachable; nothing was changed.")
+
+
+def operation_json(request, op):
+    return {
+        "id": op.pk,
+        "url": request.build_absolute_uri(reverse("api:operation", args=[op.pk])),
+        "status": op.status,
+        "action": op.action,
+        "queue": op.queue,
+        "state": op.state or None,
+        "filter": op.filter,
+        "rate": op.rate,
+        "total": op.total,
+        "done": op.done,
+        "failed": op.failed,
+        "started_by": op.started_by_name,
+        "created_at": _ts(op.created_at),
+        "started_at": _ts(op.started_at),
+        "finished_at": _ts(op.finished_at),
+        "last_error": op.last_error or None,
+        "failures": [{"id": i.task_id, "outcome": i.outcome, "state": i.state or None}
+                     for i in op.items.all()[:1000]],
+    }
+
+
+def _ts(dt):
+    from dlqadmin.api.serializers import rfc3339
+
+    return rfc3339(dt)
+
+
+def _task_action(service):
+    @api_view(methods=("POST",))
+    @queue_view()
+    def view(request, queue, task_id):
+        body = _body(request)
+        if body is None:
+            return _bad_json()
+        return _call(lambda: _result(service(request, queue, task_id, body.get("state")), id=task_id,
+                                     queue=queue.name))
+
+    return view
+
+
+run = _task_action(services.run_task)
+delete = _task_action(services.delete_task)
+archive = _task_action(services.archive_task)
+retry_fresh = _task_action(services.retry_fresh)
+
+
+@api_view(methods=("POST",))
+@queue_view()
+def cancel(request, queue, task_id):
+    return _call(lambda: _result(services.cancel_task(request, queue, task_id), id=task_id, queue=queue.name))
+
+
+@api_view(methods=("POST",))
+@queue_view()
+def edit(request, queue, task_id):
+    body = _body(request)
+    if body is None:
+        return _bad_json()
+    if "payload" not in body:
+        return error(400, "bad_parameter", "Send {\"payload\": ..., \"reason\": \"...\"}.")
+    return _call(lambda: _result(
+        services.edit_and_run(request, queue, task_id, body["payload"], body.get("reason"), body.get("version")),
+        id=task_id, queue=queue.name))
+
+
+@api_view(methods=("POST",))
+@queue_view()
+def pause(request, queue):
+    return _call(lambda: _result(services.pause(request, queue), queue=queue.name))
+
+
+@api_view(methods=("POST",))
+@queue_view()
+def resume(request, queue):
+    return _call(lambda: _result(services.resume(request, queue), queue=queue.name))
+
+
+@api_view(methods=("POST",))
+@queue_view()
+def batch(request, queue):
+    body = _body(request)
+    if body is None:
+        return _bad_json()
+
+    def go():
+        op, results = services.batch(request, queue, body.get("action"), body.get("ids"), body.get("state"))
+        return JsonResponse({
+            "operation": operation_json(request, op)["url"],
+            "done": op.done,
+            "failed": op.failed,
+            "results": [{"id": i, "ok": r.ok, "outcome": r.outcome, "state": r.state, "message": r.message}
+                        for i, r in results.items()],
+        })
+
+    return _call(go)
+
+
+@api_view(methods=("POST",))
+@queue_view()
+def bulk(request, queue):
+    body = _body(request)
+    if body is None:
+        return _bad_json()
+
+    def go():
+        op = services.start_bulk(request, queue, body.get("action"), body.get("state"), body.get("filter"),
+                                 body.get("rate"), body.get("group"), body.get("reason") or "")
+        response = JsonResponse(operation_json(request, op), status=202)
+        response["Location"] = operation_json(request, op)["url"]
+        return response
+
+    return _call(go)
+
+
+def _operation(request, op_id):
+    op = get_object_or_404(Operation, pk=op_id)
+    return op, get_queue_or_404(request.user, op.queue, request=request)
+
+
+@api_view()
+@signed_in_view
+def operation(request, op_id):
+    op, _ = _operation(request, op_id)
+    return JsonResponse(operation_json(request, op))
+
+
+@api_view(methods=("POST",))
+@signed_in_view
+def operation_cancel(request, op_id):
+    op, queue = _operation(request, op_id)
+
+    def go():
+        current, changed = services.cancel_bulk(request, op, queue)
+        if not changed:
+            return JsonResponse(operation_json(request, current) | {"error": "not_active",
+                                "detail": f"The operation is already {current.status}."}, status=409)
+        return JsonResponse(operation_json(request, current))
+
+    return _call(go)

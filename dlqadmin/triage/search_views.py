@@ -1,0 +1,104 @@
+"""Search page (results stream in over htmx) and the "Top failure reasons" fragment.
+
+URL -> access check -> dlqadmin.triage.search -> template. The masking rule of a
+search lives in that module; here we only ask whether the user may reveal payloads
+of the queue.
+
+Streaming: the page renders the first bounded batch; the last row is a sentinel
+(`hx-trigger="load"`) that asks for the next batch with the returned cursor and is
+replaced by it, until the scan is done. The running count is swapped out of band.
+The Stop button asks the server for a "stopped" row that replaces the sentinel
+(and cancels its request in flight, `hx-sync`), with a Continue button that resumes
+at the same cursor. No script of ours runs in the page.
+"""
+
+from urllib.parse import urlencode
+
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from dlqadmin.access.checks import may, queue_view
+from dlqadmin.access.roles import REVEAL_QUEUE
+from dlqadmin.asynq import QueueNotFound
+
+from . import search as svc
+from .params import BadParameter
+
+
+def _count(request, name):
+    raw = request.GET.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else 0
+
+
+def _form_values(query):
+    values = {name: query.get(name, "") for name in ("state", *svc.FILTER_PARAMS)}
+    values["has_reason"] = "reason" in query
+    return values
+
+
+@queue_view()
+def search(request, queue):
+    name = queue.name
+    context = {
+        "queue_name": name,
+        "form_values": _form_values(request.GET),
+        "search_state": request.GET.get("state") or svc.DEFAULT_STATE,
+        "error": None,
+        "batch": None,
+        "stopped": False,
+        "more_query": "",
+        "stop_query": "",
+        "found": 0,
+        "scanned": 0,
+        "total": 0,
+    }
+    try:
+        sq = svc.parse_query(request.GET)
+    except BadParameter as exc:
+        context["error"] = str(exc)
+        return render(request, "triage/search.html", context, status=400)
+    base = sq.to_query()
+    cursor = request.GET.get("cursor") or None
+    given = request.GET.dict()
+    if not request.htmx and cursor is None and any(v == "" and k != "reason" for k, v in given.items()):
+        # The form sends every field; the URL keeps only those filled in, so the
+        # address bar is a clean link to this search.
+        kept = {k: v for k, v in given.items() if v != "" or k == "reason"}
+        return redirect(f"{request.path}?{urlencode(kept)}")
+    found_before = _count(request, "found") if cursor else 0
+    context.update(base_query=urlencode(base), state=sq.state)
+
+    if request.GET.get("stop") and request.htmx:
+        # Stopped by the user: no Redis work, just the row that offers to continue.
+        context.update(stopped=True, found=found_before, scanned=_count(request, "scanned"),
+                       total=_count(request, "total"), more_query=urlencode({**base, "cursor": cursor or "",
+                                                                             "found": found_before}))
+        return render(request, "triage/_search_rows.html", context | {"oob": True})
+
+    try:
+        batch = svc.search_batch(name, sq, reveal=may(request.user, REVEAL_QUEUE, queue), cursor=cursor,
+                                 seconds=svc.BATCH_SECONDS, max_rows=svc.BATCH_ROWS, chunk=svc.BATCH_CHUNK)
+    except QueueNotFound:
+        raise Http404("No such queue.") from None
+    except BadParameter as exc:
+        context["error"] = str(exc)
+        return render(request, "triage/search.html", context, status=400)
+    found = found_before + len(batch.tasks)
+    context.update(batch=batch, found=found, scanned=batch.scanned, total=batch.total, stopped=False)
+    if not batch.done:
+        context["more_query"] = urlencode({**base, "cursor": batch.cursor, "found": found})
+        context["stop_query"] = urlencode({**base, "cursor": batch.cursor, "found": found, "scanned": batch.scanned,
+                                           "total": batch.total, "stop": 1})
+    if request.htmx and cursor:
+        return render(request, "triage/_search_rows.html", context | {"oob": True})
+    return render(request, "triage/search.html", context)
+
+
+@queue_view()
+def failures(request, queue):
+    try:
+        rows = svc.failure_rows(queue.name)
+    except QueueNotFound:
+        raise Http404("No such queue.") from None
+    links = [(row, urlencode(row.query())) for row in rows]
+    return render(request, "triage/_failures.html", {"queue_name": queue.name, "rows": links})
