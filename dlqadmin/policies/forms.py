@@ -2,6 +2,8 @@
 
 from django import forms
 
+from dlqadmin.masking.models import MaskingRule
+
 from .models import Channel
 
 OPTIONAL = {"required": False, "min_value": 0}
@@ -43,3 +45,14 @@ class ChannelForm(forms.Form):
                              help_text="secret: stored encrypted, never shown again; leave empty to keep")
     routing_key = forms.CharField(max_length=200, required=False, widget=forms.PasswordInput(render_value=False),
                                   label="Routing key (JSON webhook / PagerDuty)")
+
+
+class MaskingRuleForm(forms.ModelForm):
+    """A stored masking rule; the model's clean() validates it through the engine."""
+
+    sample = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                             help_text="Optional: paste a sample payload to see it masked with this rule.")
+
+    class Meta:
+        model = MaskingRule
+        fields = ["queue_pattern", "task_type_pattern", "kind", "pattern", "label", "enabled", "note"]

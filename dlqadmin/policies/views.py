@@ -9,9 +9,12 @@ from django.views.decorators.http import require_POST
 from dlqadmin.access.checks import global_view
 from dlqadmin.access.roles import MANAGE_POLICIES
 from dlqadmin.alerts import selectors as alert_selectors
+from dlqadmin.masking import services as masking_services
+from dlqadmin.masking.engine import Masker, RuleError
+from dlqadmin.masking.models import MaskingRule
 
 from . import selectors, services
-from .forms import ChannelForm, PolicyForm
+from .forms import ChannelForm, MaskingRuleForm, PolicyForm
 from .models import Channel, PolicyVersion
 
 
@@ -183,3 +186,57 @@ def channel_delete(request, pk):
     else:
         messages.success(request, f"Deleted channel {channel.name}.")
     return redirect("policies:channels")
+
+
+# --- Masking rules (the masking part of a policy) ----------------------------------
+
+def _sample_preview(form):
+    """The sample payload masked with the built-in rules plus the rule being edited."""
+    sample = form.cleaned_data.get("sample") if form.is_bound and hasattr(form, "cleaned_data") else ""
+    if not sample:
+        return None
+    try:
+        extra = (form.instance.to_rule(),)
+    except RuleError:
+        extra = ()
+    value = Masker.for_rules(extra).mask_payload(sample.encode("utf-8"), limit=16 * 1024)
+    return value.text if value else None
+
+
+def _masking_rule_page(request, rule=None):
+    form = MaskingRuleForm(request.POST or None, instance=rule)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        if request.POST.get("action") == "preview":
+            preview = _sample_preview(form)
+        else:
+            try:
+                saved = masking_services.save_rule(form.cleaned_data, rule=rule, request=request)
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, f"Saved masking rule {saved}.")
+                return redirect("policies:masking")
+    rules = MaskingRule.objects.all()
+    return render(request, "policies/masking.html", {"form": form, "rule": rule, "rules": rules,
+                                                     "preview": preview},
+                  status=400 if form.errors else 200)
+
+
+@global_view(MANAGE_POLICIES)
+def masking_rules(request):
+    return _masking_rule_page(request)
+
+
+@global_view(MANAGE_POLICIES)
+def masking_rule_edit(request, pk):
+    return _masking_rule_page(request, get_object_or_404(MaskingRule, pk=pk))
+
+
+@require_POST
+@global_view(MANAGE_POLICIES)
+def masking_rule_delete(request, pk):
+    rule = get_object_or_404(MaskingRule, pk=pk)
+    masking_services.delete_rule(rule, request=request)
+    messages.success(request, "Deleted the masking rule.")
+    return redirect("policies:masking")
