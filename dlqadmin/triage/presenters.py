@@ -34,8 +34,13 @@ class Sensitive:
 
     @property
     def preview(self):
-        first = self.text.strip().splitlines()[0] if self.text.strip() else ""
-        return first if len(first) <= 160 else first[:157] + "…"
+        """One line for list pages: pretty-printed JSON folded back onto a line."""
+        if self.kind == "json":
+            line = " ".join(part.strip() for part in self.text.splitlines())
+        else:
+            stripped = self.text.strip()
+            line = stripped.splitlines()[0] if stripped else ""
+        return line if len(line) <= 160 else line[:157] + "…"
 
     def as_json(self):
         data = {
