@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test run migrate venv bench clean
+.PHONY: test run demo migrate venv bench clean
 
 # A virtualenv with the pinned requirements, rebuilt when they change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -29,6 +29,16 @@ migrate: $(STAMP)
 ## Run the dashboard against an existing asynq Redis (ASYNQ_REDIS_URL) on PORT (default 8000).
 run: migrate
 	$(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
+
+## The whole demo in one command: embedded Postgres + Redis (unless DATABASE_URL /
+## ASYNQ_REDIS_URL are set) under var/demo/, demo users and data, web + scheduler.
+DEMO_STAMP := $(VENV)/.installed-demo
+$(DEMO_STAMP): $(STAMP) requirements-demo.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-demo.txt
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	$(PY) scripts/demo.py
 
 ## Benchmarks (figures in bench/README.md).
 bench: $(STAMP)

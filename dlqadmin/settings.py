@@ -58,10 +58,12 @@ INSTALLED_APPS = [
     "dlqadmin.policies",
     "dlqadmin.alerts",
     "dlqadmin.operations",
+    "dlqadmin.demo",
 ]
 
 MIDDLEWARE = [
     "dlqadmin.core.middleware.RequestIdMiddleware",
+    "dlqadmin.core.logging.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -181,6 +183,7 @@ SECURE_COOKIES = env.bool("DLQADMIN_SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_SSL_REDIRECT = env.bool("DLQADMIN_SSL_REDIRECT", default=False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapers speak plain http
 SECURE_HSTS_SECONDS = env.int("DLQADMIN_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DLQADMIN_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0)
 SECURE_HSTS_PRELOAD = env.bool("DLQADMIN_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
@@ -235,12 +238,28 @@ if env.str("EMAIL_URL", default=""):
     MAILERS = {"default": {"BACKEND": _email["EMAIL_BACKEND"], "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = env.str("DLQADMIN_EMAIL_FROM", default="dlqadmin@localhost")
 
+# LOG_FORMAT=json: one JSON object per line (dlqadmin/core/logging.py); plain: for people.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "dlqadmin.core.logging.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # axes logs every sign-in at INFO; our audit log records them instead.
-    "loggers": {"axes": {"level": "WARNING"}},
+    # axes logs every sign-in at INFO; our audit log records them instead. Django's own
+    # per-request lines (runserver) would duplicate dlqadmin.request's.
+    "loggers": {"axes": {"level": "WARNING"}, "django.server": {"level": "WARNING"},
+                "apscheduler": {"level": "WARNING"}},
 }
+
+# --- Metrics (README "Metrics and health") ---
+# /metrics answers a "Authorization: Bearer <token>" request, or a client inside one of
+# these networks (loopback by default; empty = token only); everyone else gets 404.
+DLQADMIN_METRICS_TOKEN = env.str("DLQADMIN_METRICS_TOKEN", default="")
+DLQADMIN_METRICS_ALLOWED_NETWORKS = env.list("DLQADMIN_METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# Postgres-backed figures (alerts, notifications, actions) are re-read at most this often.
+DLQADMIN_METRICS_CACHE_SECONDS = env.int("DLQADMIN_METRICS_CACHE_SECONDS", default=15)

@@ -2,11 +2,15 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 
 from dlqadmin.accounts import views as accounts_views
+from dlqadmin.core import health, metrics
 from dlqadmin.core.converters import NameConverter
 
 register_converter(NameConverter, "name")
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("login/", accounts_views.login, name="login"),
     path("logout/", accounts_views.logout, name="logout"),
     path("account/", include("dlqadmin.accounts.urls")),

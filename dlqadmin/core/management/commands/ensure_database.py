@@ -6,6 +6,8 @@ from psycopg import sql
 
 class Command(BaseCommand):
     help = "Create the database named in DATABASE_URL if it does not exist yet."
+    # System checks need the database this command is about to create.
+    requires_system_checks = []
 
     def handle(self, **options):
         db = settings.DATABASES["default"]
