@@ -43,6 +43,10 @@ demo: $(DEMO_STAMP)
 ## Benchmarks (figures in bench/README.md).
 bench: $(STAMP)
 	$(PY) bench/bench_list_archived.py
+	$(PY) bench/bench_masking.py
+	$(PY) bench/bench_redrive.py
+	$(PY) bench/bench_search.py
+	$(PY) bench/bench_check_round.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache staticfiles
