@@ -5,6 +5,10 @@ not retried; `disable_channel` ones (the endpoint is gone: 403/404/410) also swi
 channel off and show why in the UI; `retry_after` (seconds) overrides the backoff.
 """
 
+from abc import ABC, abstractmethod
+
+from django.core.exceptions import ValidationError
+
 
 class TransportError(Exception):
     def __init__(self, message, *, permanent=False, disable_channel=False, retry_after=None):
@@ -15,12 +19,25 @@ class TransportError(Exception):
         self.retry_after = retry_after
 
 
-class Transport:
+class Transport(ABC):
     def __init__(self, channel):
         self.channel = channel
 
+    @abstractmethod
     def notify(self, payload):
-        raise NotImplementedError
+        """Deliver one notification, or raise TransportError."""
+
+    def checked_url(self):
+        """The channel's webhook URL, re-validated against the allow-list at send time
+        (the list may have changed since the channel was saved)."""
+        from dlqadmin.policies.services import channel_target, validate_outbound_url
+
+        url = channel_target(self.channel)
+        try:
+            validate_outbound_url(url)
+        except ValidationError as exc:
+            raise TransportError(f"webhook URL refused: {exc.messages[0]}", permanent=True) from None
+        return url
 
 
 def retry_after_seconds(headers, default=30):

@@ -1,9 +1,6 @@
 """Slack incoming webhooks via slack-sdk's WebhookClient, with Block Kit."""
 
-from django.core.exceptions import ValidationError
 from slack_sdk.webhook import WebhookClient
-
-from dlqadmin.policies.services import channel_target, validate_outbound_url
 
 from ..notifications import summary
 from .base import Transport, TransportError, classify_http
@@ -47,11 +44,7 @@ def blocks(p):
 
 class SlackTransport(Transport):
     def notify(self, payload):
-        url = channel_target(self.channel)
-        try:
-            validate_outbound_url(url)
-        except ValidationError as exc:
-            raise TransportError(f"webhook URL refused: {exc.messages[0]}", permanent=True) from None
+        url = self.checked_url()
         client = WebhookClient(url, timeout=TIMEOUT, retry_handlers=[])
         try:
             response = client.send_dict({"text": summary(payload), "blocks": blocks(payload)})

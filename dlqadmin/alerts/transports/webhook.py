@@ -4,10 +4,7 @@ import json
 import urllib.error
 import urllib.request
 
-from django.core.exceptions import ValidationError
-
 from dlqadmin.policies import crypto
-from dlqadmin.policies.services import channel_target, validate_outbound_url
 
 from ..notifications import summary
 from .base import Transport, TransportError, classify_http
@@ -49,11 +46,7 @@ def event(payload, routing_key):
 
 class WebhookTransport(Transport):
     def notify(self, payload):
-        url = channel_target(self.channel)
-        try:
-            validate_outbound_url(url)
-        except ValidationError as exc:
-            raise TransportError(f"webhook URL refused: {exc.messages[0]}", permanent=True) from None
+        url = self.checked_url()
         data = json.dumps(event(payload, crypto.decrypt(self.channel.routing_key_encrypted))).encode()
         req = urllib.request.Request(url, data=data, method="POST",
                                      headers={"Content-Type": "application/json", "User-Agent": "dlqadmin"})
