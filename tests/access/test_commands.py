@@ -41,6 +41,14 @@ def test_grant_with_create_takes_the_password_from_the_environment(monkeypatch):
     assert roles_of(carol) == {"operator": ["a:b/c", "payments"]}
 
 
+def test_queue_takes_several_names_or_repeats(django_user_model):
+    user = django_user_model.objects.create_user("gina")
+    run("grant", "gina", "viewer", "--queue", "a", "b", "--queue", "c")
+    assert roles_of(user) == {"viewer": ["a", "b", "c"]}
+    run("revoke", "gina", "viewer", "--queue", "a", "c")
+    assert roles_of(user) == {"viewer": ["b"]}
+
+
 def test_grant_create_without_password_fails_clearly(monkeypatch):
     monkeypatch.delenv("DLQADMIN_PASSWORD", raising=False)
     with pytest.raises(CommandError, match="DLQADMIN_PASSWORD"):

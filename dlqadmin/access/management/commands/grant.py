@@ -14,7 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("role", choices=list(ROLES))
-        parser.add_argument("--queue", action="append", default=[], dest="queues", metavar="NAME")
+        parser.add_argument("--queue", action="extend", nargs="+", default=[], dest="queues", metavar="NAME")
         parser.add_argument("--all-queues", action="store_true")
         parser.add_argument("--create", action="store_true", help="create the user if it does not exist")
 

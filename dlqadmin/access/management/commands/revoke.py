@@ -11,7 +11,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("role", choices=list(ROLES))
-        parser.add_argument("--queue", action="append", default=[], dest="queues", metavar="NAME")
+        parser.add_argument("--queue", action="extend", nargs="+", default=[], dest="queues", metavar="NAME")
 
     def handle(self, username, role, queues, **options):
         user = get_user_model().objects.filter(username=username).first()
