@@ -20,23 +20,12 @@ Conventions shared by all results:
 from __future__ import annotations
 
 import datetime as _dt
-import functools
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Union
-
-import redis
-from redis.cluster import RedisCluster
+from typing import Union
 
 from . import keys, messages
-from .errors import (
-    AsynqError,
-    MessageDecodeError,
-    QueueNotFound,
-    RedisUnavailable,
-    TaskNotFound,
-)
+from .errors import MessageDecodeError, QueueNotFound, TaskNotFound
+from .scripts import ScriptClient, _Script, _wrap_unavailable
 
 UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -186,21 +175,6 @@ class SchedulerEnqueueEvent:
 
 # --- Lua scripts -----------------------------------------------------------------
 
-_LUA_DIR = Path(__file__).with_name("lua")
-
-
-class _Script:
-    """A Lua file run by EVALSHA, loaded on demand (NOSCRIPT)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.source = (_LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
-        self.sha = hashlib.sha1(self.source.encode("utf-8")).hexdigest()
-
-    def args(self, keys_: list, argv: list) -> tuple:
-        return ("EVALSHA", self.sha, len(keys_), *keys_, *argv)
-
-
 _QUEUE_STATS = _Script("queue_stats")
 _LIST_PAGE = _Script("list_page")
 _GET_TASK = _Script("get_task")
@@ -208,30 +182,6 @@ _GROUPS = _Script("groups")
 _SCRIPTS = (_QUEUE_STATS, _LIST_PAGE, _GET_TASK, _GROUPS)
 
 
-# --- Helpers -------------------------------------------------------------------
-
-_UNAVAILABLE = (
-    redis.exceptions.ConnectionError,  # includes BusyLoading, MasterNotFound
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ClusterDownError,
-)
-
-
-def _wrap_unavailable(method):
-    """Turn Redis connection failures into RedisUnavailable, and any other
-    Redis error reply (a key of the wrong type, an ACL refusal...) into
-    AsynqError, so callers only ever handle this package's errors."""
-
-    @functools.wraps(method)
-    def wrapper(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except _UNAVAILABLE as exc:
-            raise RedisUnavailable(f"Redis unreachable: {exc}") from exc
-        except redis.exceptions.RedisError as exc:
-            raise AsynqError(f"Redis error: {exc}") from exc
-
-    return wrapper
 
 
 _decode = keys.decode_name
@@ -315,7 +265,7 @@ def _make_task_info(m, task_id, queue, state, next_process_at, is_orphaned, resu
 # --- Inspector -----------------------------------------------------------------
 
 
-class Inspector:
+class Inspector(ScriptClient):
     """Reads queues, tasks, servers and schedulers the way asynq's Inspector does.
 
     ``now`` is an optional callable returning the current time (a tz-aware
@@ -324,54 +274,10 @@ class Inspector:
     next_process_at.
     """
 
-    def __init__(self, client, now: Callable[[], _dt.datetime] | None = None):
-        self._client = client
-        # Scripts may only touch keys of one slot in a cluster.
-        self._cluster = isinstance(client, RedisCluster)
-        self._now_fn = now or (lambda: _dt.datetime.now(UTC))
-
-    @property
-    def client(self):
-        return self._client
-
-    def _now(self) -> _dt.datetime:
-        value = self._now_fn()
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+    def _scripts(self) -> tuple:
+        return _SCRIPTS
 
     # -- plumbing ---------------------------------------------------------------
-
-    def _load_scripts(self) -> None:
-        for script in _SCRIPTS:
-            self._client.script_load(script.source)
-
-    def _script(self, script: _Script, keys_: list, argv: list):
-        """One EVALSHA, loading our scripts once on NOSCRIPT."""
-        command = script.args(keys_, argv)
-        try:
-            return self._client.execute_command(*command)
-        except redis.exceptions.NoScriptError:
-            self._load_scripts()
-            return self._client.execute_command(*command)
-
-    def _pipeline(self, commands: list[tuple]) -> list:
-        """Run commands in one round trip; load our scripts once on NOSCRIPT."""
-        for attempt in range(2):
-            pipe = self._client.pipeline(transaction=False)
-            for command in commands:
-                pipe.execute_command(*command)
-            results = pipe.execute(raise_on_error=False)
-            if attempt == 0 and any(
-                isinstance(r, redis.exceptions.NoScriptError) for r in results
-            ):
-                self._load_scripts()
-                continue
-            for r in results:
-                if isinstance(r, Exception):
-                    raise r
-            return results
-        raise AssertionError("unreachable")
 
     def _with_queue_check(self, queue: str, command: tuple):
         """Run ``command`` in the same round trip as asynq's existence test."""

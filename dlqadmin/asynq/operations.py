@@ -129,12 +129,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-import redis
-from redis.cluster import RedisCluster
 
 from . import keys, messages
 from .errors import MessageDecodeError, QueueNotFound
-from .inspector import _Script, _wrap_unavailable
+from .scripts import _Script, ScriptClient, _wrap_unavailable
 
 UTC = _dt.timezone.utc
 
@@ -298,39 +296,19 @@ def _rewrite(raw: bytes, task_id: str, queue: str, *, payload=None, reset_retrie
 _DONE_STATE = {"run": "pending", "archive": "archived", "delete": None}
 
 
-class Operations:
+class Operations(ScriptClient):
     """State changes of asynq tasks and queues. ``client`` is a redis-py
     client (see ``connection.connect``); ``now`` an optional callable
     returning the current time (tz-aware), used for archive scores and the
     paused flag."""
 
-    def __init__(self, client, now: Callable[[], _dt.datetime] | None = None):
-        self._client = client
-        # In Redis Cluster asynq:queues lives in another slot than the
-        # queue's keys: the existence test becomes a separate command.
-        self._cluster = isinstance(client, RedisCluster)
-        self._now_fn = now or (lambda: _dt.datetime.now(UTC))
-
-    @property
-    def client(self):
-        return self._client
+    def _scripts(self) -> tuple:
+        return _SCRIPTS
 
     def _now_s(self) -> int:
-        value = self._now_fn()
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return int(value.timestamp())  # whole seconds, like Go's Unix()
+        return int(self._now().timestamp())  # whole seconds, like Go's Unix()
 
     # -- plumbing ---------------------------------------------------------------
-
-    def _script(self, script: _Script, keys_: list, argv: list):
-        command = script.args(keys_, argv)
-        try:
-            return self._client.execute_command(*command)
-        except redis.exceptions.NoScriptError:
-            for s in _SCRIPTS:
-                self._client.script_load(s.source)
-            return self._client.execute_command(*command)
 
     def _queue_script(self, queue: str, script: _Script, keys_: list, argv: list):
         """Run a script that tests asynq:queues itself on a single Redis (one

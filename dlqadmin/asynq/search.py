@@ -506,10 +506,8 @@ class _Reader(Inspector):
     """The Inspector's plumbing (scripts, pipelines, clock), with our scripts
     loaded alongside its own on NOSCRIPT."""
 
-    def _load_scripts(self) -> None:
-        super()._load_scripts()
-        for script in _SEARCH_SCRIPTS:
-            self._client.script_load(script.source)
+    def _scripts(self) -> tuple:
+        return (*super()._scripts(), *_SEARCH_SCRIPTS)
 
     @_wrap_unavailable
     def chunk(self, queue, state, group, start, count, cursor, cursor_score, mode, filter_args,

@@ -1,0 +1,108 @@
+"""Plumbing shared by the Inspector, Operations and search: our Lua scripts run by
+EVALSHA (loaded on NOSCRIPT), one-round-trip pipelines, the clock, and turning Redis
+failures into this package's errors."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import hashlib
+from pathlib import Path
+from typing import Callable
+
+import redis
+from redis.cluster import RedisCluster
+
+from .errors import AsynqError, RedisUnavailable
+
+UTC = _dt.UTC
+_LUA_DIR = Path(__file__).with_name("lua")
+
+
+class _Script:
+    """A Lua file run by EVALSHA, loaded on demand (NOSCRIPT)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.source = (_LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
+        self.sha = hashlib.sha1(self.source.encode("utf-8")).hexdigest()
+
+    def args(self, keys_: list, argv: list) -> tuple:
+        return ("EVALSHA", self.sha, len(keys_), *keys_, *argv)
+
+
+_UNAVAILABLE = (
+    redis.exceptions.ConnectionError,  # includes BusyLoading, MasterNotFound
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterDownError,
+)
+
+
+def _wrap_unavailable(method):
+    """Turn Redis connection failures into RedisUnavailable, and any other
+    Redis error reply (a key of the wrong type, an ACL refusal...) into
+    AsynqError, so callers only ever handle this package's errors."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise RedisUnavailable(f"Redis unreachable: {exc}") from exc
+        except redis.exceptions.RedisError as exc:
+            raise AsynqError(f"Redis error: {exc}") from exc
+
+    return wrapper
+
+
+class ScriptClient:
+    """A redis-py client plus a clock; subclasses name their scripts in _scripts()."""
+
+    def __init__(self, client, now: Callable[[], _dt.datetime] | None = None):
+        self._client = client
+        # In Redis Cluster a script may only touch keys of one slot, and
+        # asynq:queues lives in another slot than a queue's keys.
+        self._cluster = isinstance(client, RedisCluster)
+        self._now_fn = now or (lambda: _dt.datetime.now(UTC))
+
+    @property
+    def client(self):
+        return self._client
+
+    def _now(self) -> _dt.datetime:
+        value = self._now_fn()
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def _scripts(self) -> tuple:
+        return ()
+
+    def _load_scripts(self) -> None:
+        for script in self._scripts():
+            self._client.script_load(script.source)
+
+    def _script(self, script: _Script, keys_: list, argv: list):
+        """One EVALSHA, loading our scripts once on NOSCRIPT."""
+        command = script.args(keys_, argv)
+        try:
+            return self._client.execute_command(*command)
+        except redis.exceptions.NoScriptError:
+            self._load_scripts()
+            return self._client.execute_command(*command)
+
+    def _pipeline(self, commands: list[tuple]) -> list:
+        """Run commands in one round trip; load our scripts once on NOSCRIPT."""
+        for attempt in range(2):
+            pipe = self._client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            results = pipe.execute(raise_on_error=False)
+            if attempt == 0 and any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
+                self._load_scripts()
+                continue
+            for r in results:
+                if isinstance(r, Exception):
+                    raise r
+            return results
+        raise AssertionError("unreachable")
