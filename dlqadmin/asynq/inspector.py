@@ -361,10 +361,15 @@ class Inspector(ScriptClient):
         return self._queue_info(queue, now, r)
 
     @_wrap_unavailable
-    def all_queue_info(self, *, memory_usage: bool = True) -> list[QueueInfo]:
-        """QueueInfo of every queue, sorted by name: one SMEMBERS, then one
-        pipelined round trip with one script call per queue."""
-        names = sorted(_decode(q) for q in self._client.smembers(keys.ALL_QUEUES))
+    def all_queue_info(self, *, memory_usage: bool = True, names=None) -> list[QueueInfo]:
+        """QueueInfo of every queue (or of `names`, a caller's fresh read of
+        queues()), sorted by name: one SMEMBERS unless names are given, then
+        one pipelined round trip with one script call per queue."""
+        if names is None:
+            names = self._client.smembers(keys.ALL_QUEUES)
+            names = sorted(_decode(q) for q in names)
+        else:
+            names = sorted(names)
         if not names:
             return []
         now = self._now()

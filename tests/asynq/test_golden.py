@@ -178,6 +178,12 @@ def test_all_queue_info(at_generation, generated_at):
     assert infos == [at_generation.queue_info(q) for q in QUEUES]
 
 
+def test_all_queue_info_of_named_queues(at_generation):
+    # Callers that already read the queue names (the overview) ask for just those.
+    infos = at_generation.all_queue_info(names=["reports", "emails"])
+    assert infos == [at_generation.queue_info(q) for q in ("emails", "reports")]
+
+
 def test_queue_info_without_memory_usage(at_generation):
     info = at_generation.queue_info("critical", memory_usage=False)
     assert info.memory_usage == -1
