@@ -5,17 +5,16 @@ from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from . import selectors
 from .checks import global_view
 from .forms import GrantForm
-from .models import Queue
 from .roles import MANAGE_ACCESS, ROLES
-from .services import AccessError, end_sessions, grant, revoke, roles_of, set_active
+from .services import AccessError, end_sessions, grant, revoke, set_active
 
 
 @global_view(MANAGE_ACCESS)
 def users(request):
-    queue_names = list(Queue.objects.values_list("name", flat=True))
-    form = GrantForm(request.POST or None, queue_names=queue_names)
+    form = GrantForm(request.POST or None, queue_names=selectors.queue_names())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -26,7 +25,7 @@ def users(request):
         else:
             messages.success(request, f"Granted {data['role']} to {data['user'].username}.")
             return redirect("access:users")
-    rows = [(u, sorted(roles_of(u).items())) for u in get_user_model().objects.order_by("username")]
+    rows = selectors.users_with_roles()
     return render(request, "access/users.html", {"rows": rows, "form": form, "roles": ROLES},
                   status=400 if form.errors else 200)
 

@@ -18,6 +18,11 @@ from .models import MaskingRule
 log = logging.getLogger(__name__)
 
 
+def all_rules():
+    """Every stored rule, enabled or not, for the rule editor."""
+    return list(MaskingRule.objects.all())
+
+
 def _enabled_rules():
     return MaskingRule.objects.filter(enabled=True).order_by("id")
 

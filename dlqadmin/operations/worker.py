@@ -34,7 +34,7 @@ from dlqadmin.asynq import AsynqError, Operations, RedisUnavailable, TaskFilter
 from dlqadmin.asynq.errors import QueueNotFound
 from dlqadmin.asynq.operations import DEFAULT_CHUNK, IDS_CHUNK
 from dlqadmin.asynq.search import search
-from dlqadmin.core.asynq_client import client, inspector
+from dlqadmin.core.asynq_client import client
 
 from . import services
 from .models import Operation, OperationItem

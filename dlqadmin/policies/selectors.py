@@ -11,11 +11,12 @@ that is how a queue is muted.
 
 import re
 from dataclasses import dataclass
-from fnmatch import fnmatchcase, translate
+from fnmatch import translate
 
 from django.conf import settings
+from django.shortcuts import get_object_or_404
 
-from .models import Channel, Policy
+from .models import Channel, Policy, PolicyVersion
 
 DEFAULT_NAME = "default"
 DEFAULT_PATTERN = "*"
@@ -129,6 +130,13 @@ def policy_list():
 
 def versions(policy):
     return list(policy.versions.select_related("created_by")) if policy.pk else []
+
+
+def version_with_previous(name, number):
+    """(version `number` of policy `name`, the version before it or None); 404 if missing."""
+    version = get_object_or_404(PolicyVersion.objects.select_related("policy"), policy__name=name, number=number)
+    previous = PolicyVersion.objects.filter(policy=version.policy, number__lt=number).order_by("-number").first()
+    return version, previous
 
 
 def get_policy(name):

@@ -9,13 +9,14 @@ from django.views.decorators.http import require_POST
 from dlqadmin.access.checks import global_view
 from dlqadmin.access.roles import MANAGE_POLICIES
 from dlqadmin.alerts import selectors as alert_selectors
+from dlqadmin.masking import selectors as masking_selectors
 from dlqadmin.masking import services as masking_services
 from dlqadmin.masking.engine import Masker, RuleError
 from dlqadmin.masking.models import MaskingRule
 
 from . import selectors, services
 from .forms import ChannelForm, MaskingRuleForm, PolicyForm
-from .models import Channel, PolicyVersion
+from .models import Channel
 
 
 def _apply_errors(form, exc):
@@ -81,8 +82,7 @@ def policy_history(request, name):
 
 @global_view(MANAGE_POLICIES)
 def policy_version(request, name, number):
-    version = get_object_or_404(PolicyVersion.objects.select_related("policy"), policy__name=name, number=number)
-    previous = PolicyVersion.objects.filter(policy=version.policy, number__lt=number).order_by("-number").first()
+    version, previous = selectors.version_with_previous(name, number)
     changes = services.diff(previous.data if previous else None, version.data)
     return render(request, "policies/version.html", {"version": version, "previous": previous, "changes": changes})
 
@@ -90,7 +90,7 @@ def policy_version(request, name, number):
 @require_POST
 @global_view(MANAGE_POLICIES)
 def policy_restore(request, name, number):
-    version = get_object_or_404(PolicyVersion.objects.select_related("policy"), policy__name=name, number=number)
+    version, _ = selectors.version_with_previous(name, number)
     try:
         _, changed = services.restore_version(version.policy, number, request=request)
     except ValidationError as exc:
@@ -217,8 +217,7 @@ def _masking_rule_page(request, rule=None):
             else:
                 messages.success(request, f"Saved masking rule {saved}.")
                 return redirect("policies:masking")
-    rules = MaskingRule.objects.all()
-    return render(request, "policies/masking.html", {"form": form, "rule": rule, "rules": rules,
+    return render(request, "policies/masking.html", {"form": form, "rule": rule, "rules": masking_selectors.all_rules(),
                                                      "preview": preview},
                   status=400 if form.errors else 200)
 

@@ -181,3 +181,15 @@ def test_grant_and_revoke_take_effect_on_the_next_request(client, golden, cast):
     assert client.get(f"/queues/{GRANTED}/").status_code == 200
     revoke(viewer, "operator")
     assert client.get(f"/queues/{GRANTED}/").status_code == 404
+
+
+def test_users_page_reads_roles_in_constant_queries(client, roles, django_assert_max_num_queries):
+    admin = make_user("boss", ("admin",))
+    for i in range(15):
+        make_user(f"user{i}", ("viewer", [GRANTED, OTHER]), ("auditor",))
+    sign_in(client, admin)
+    with django_assert_max_num_queries(25):  # the same for 16 users as for 1
+        response = client.get("/access/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "viewer · emails" in html and "auditor · global" in html
