@@ -9,6 +9,17 @@ class MaskingRuleAdmin(admin.ModelAdmin):
     list_filter = ("kind", "enabled")
     search_fields = ("pattern", "label", "queue_pattern", "task_type_pattern", "note")
     readonly_fields = ("created_at", "updated_at")
+
+    # Rules are changed under Policies → Masking rules, where each change is
+    # validated and audited; the admin only shows them.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
     fields = (
         "kind",
         "pattern",
