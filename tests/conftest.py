@@ -92,3 +92,31 @@ def staff(roles):
 @pytest.fixture
 def staff_client(client, staff):
     return sign_in(client, staff, verified=False)
+
+
+@pytest.fixture
+def clock():
+    """Pin the application's clock (dlqadmin.core.clock) for one test.
+
+    Starts at a fixed moment unrelated to today; `clock.set(dt)` / `clock.advance(...)`
+    move it. The asynq reader and operations follow it, so dated keys are read for it.
+    """
+    import datetime as dt
+
+    from dlqadmin.core import clock as app_clock
+
+    pinned = app_clock.Clock(dt.datetime(2031, 5, 14, 9, 30, tzinfo=dt.UTC))
+    with app_clock.frozen(pinned):
+        yield pinned
+
+
+@pytest.fixture
+def golden_clock(clock):
+    """The application's clock pinned where asynq's stood when it wrote the golden data."""
+    import json
+
+    from tests.asynq.conftest import parse_go_time
+
+    with open(GOLDEN / "mixed" / "inspector.json", encoding="utf-8") as fh:
+        clock.set(parse_go_time(json.load(fh)["generated_at"]))
+    return clock

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from .roles import QUEUE_ROLES
 
@@ -13,7 +13,7 @@ class Queue(models.Model):
     """
 
     name = models.TextField(unique=True)
-    first_seen_at = models.DateTimeField(default=timezone.now)
+    first_seen_at = models.DateTimeField(default=clock.now)
 
     class Meta:
         ordering = ["name"]
@@ -33,7 +33,7 @@ class QueueGrant(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_grants")
     role = models.CharField(max_length=32, choices=[(r, r) for r in QUEUE_ROLES])
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="grants")
-    granted_at = models.DateTimeField(default=timezone.now)
+    granted_at = models.DateTimeField(default=clock.now)
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
 

@@ -1,8 +1,8 @@
 """Session limits: idle timeout, absolute lifetime, and admin-ended sessions."""
 
-import time
-
 from django.conf import settings
+
+from dlqadmin.core import clock
 
 AUTH_AT = "dlq_auth_at"
 SEEN_AT = "dlq_seen_at"
@@ -14,7 +14,7 @@ _SEEN_GRANULARITY = 60
 
 
 def start(session, epoch, now=None):
-    now = int(now or time.time())
+    now = int(now or clock.timestamp())
     session[AUTH_AT] = now
     session[SEEN_AT] = now
     session[EPOCH] = epoch
@@ -22,7 +22,7 @@ def start(session, epoch, now=None):
 
 def expired_reason(session, epoch, now=None):
     """Why this session must end now, or None."""
-    now = now or time.time()
+    now = now or clock.timestamp()
     if AUTH_AT not in session:
         return "Please sign in again."
     if now - session[AUTH_AT] > settings.DLQADMIN_SESSION_MAX_AGE_SECONDS:
@@ -36,6 +36,6 @@ def expired_reason(session, epoch, now=None):
 
 
 def touch(session, now=None):
-    now = int(now or time.time())
+    now = int(now or clock.timestamp())
     if now - session.get(SEEN_AT, 0) >= _SEEN_GRANULARITY:
         session[SEEN_AT] = now

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from dlqadmin.asynq import keys
 from dlqadmin.core.asynq_client import client as asynq_client
@@ -100,7 +100,7 @@ def run_round(*, now=None, infos=None, inspector=None, client=None, last_evaluat
     `last_evaluated` ({policy name: datetime}, kept by the scheduler) skips policies whose
     check interval has not elapsed; None evaluates every policy."""
     t0 = time.perf_counter()
-    now = now or timezone.now()
+    now = now or clock.now()
     result = RoundResult()
     read_redis = infos is None
     reasons_from = inspector if inspector is not None else (asynq_inspector() if read_redis else None)

@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from dlqadmin.policies import crypto
 from dlqadmin.policies.models import Channel
@@ -53,7 +53,7 @@ def _disable_channel(channel, reason):
 
     with transaction.atomic():
         updated = Channel.objects.filter(pk=channel.pk, enabled=True).update(
-            enabled=False, disabled_reason=reason[:300], disabled_at=timezone.now())
+            enabled=False, disabled_reason=reason[:300], disabled_at=clock.now())
         if updated:
             record("channel.disable", target=f"channel:{channel.name}", outcome="failed",
                    reason="permanent delivery error", message=reason[:300])
@@ -81,14 +81,14 @@ def send_one(msg, now):
                 fields.update(state=OutboxMessage.PENDING, next_attempt_at=now + wait)
             log.warning("notification %s to %s failed: %s", msg.id, channel.name, exc.message)
         else:
-            fields.update(state=OutboxMessage.SENT, sent_at=timezone.now(), last_error="")
+            fields.update(state=OutboxMessage.SENT, sent_at=clock.now(), last_error="")
     OutboxMessage.objects.filter(pk=msg.pk, state=OutboxMessage.SENDING).update(**fields)
     return fields["state"]
 
 
 def deliver(*, now=None, limit=100, ids=None):
     """Send every due message (or only `ids`). Returns {state: count}."""
-    now = now or timezone.now()
+    now = now or clock.now()
     counts, attempted = {}, set()
     while True:  # each message at most once per call: a retry waits for the next round
         rows = _claim(now, limit, ids, attempted)

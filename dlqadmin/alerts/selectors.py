@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from dlqadmin.core.asynq_client import inspector
 from dlqadmin.policies import services as policy_services
@@ -75,7 +75,7 @@ def preview(query):
 
 def chart(queue, hours=24, width=600, height=160):
     """An inline-SVG-ready series of the DLQ size of `queue` over the last `hours`."""
-    since = timezone.now() - timedelta(hours=hours)
+    since = clock.now() - timedelta(hours=hours)
     points = list(QueueSample.objects.filter(queue=queue, at__gte=since).order_by("at").values_list("at", "archived"))
     if not points:
         return {"points": "", "max": 0, "count": 0, "hours": hours, "width": width, "height": height}
@@ -83,7 +83,7 @@ def chart(queue, hours=24, width=600, height=160):
         step = len(points) / width
         points = [points[int(i * step)] for i in range(width)] + [points[-1]]
     top = max(v for _, v in points) or 1
-    t0, t1 = since.timestamp(), timezone.now().timestamp()
+    t0, t1 = since.timestamp(), clock.now().timestamp()
     span = max(t1 - t0, 1)
     coords = " ".join(
         f"{(at.timestamp() - t0) / span * width:.1f},{height - v / top * (height - 10):.1f}" for at, v in points)

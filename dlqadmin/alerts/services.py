@@ -1,7 +1,7 @@
 """Writes started from the UI: the "send test notification" button."""
 
 from django.db import transaction
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from . import notifications, outbox
 from .models import OutboxMessage
@@ -16,7 +16,7 @@ def _audit(action, **kwargs):
 def send_test_notification(channel, *, request=None, actor=None):
     """Queue a test message for `channel` through the outbox and send it now.
     Returns (state, last_error)."""
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         msg = OutboxMessage.objects.create(channel=channel, payload=notifications.test_payload(channel, now),
                                            dedup_key=f"test:{channel.pk}:{now.timestamp()}", next_attempt_at=now)

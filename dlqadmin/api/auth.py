@@ -5,7 +5,7 @@ from functools import wraps
 
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from .models import ApiToken, hash_token
 
@@ -25,7 +25,7 @@ def _token_user(request):
     token = ApiToken.objects.active().select_related("user").filter(key_hash=hash_token(raw.strip())).first()
     if token is None:
         return None, True
-    now = timezone.now()
+    now = clock.now()
     if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user, True

@@ -3,7 +3,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+from dlqadmin.core import clock
 
 TOKEN_PREFIX = "dlq_"
 
@@ -27,7 +27,7 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     # First characters of the token, for telling tokens apart in lists (not secret).
     hint = models.CharField(max_length=12)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=clock.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -48,5 +48,5 @@ class ApiToken(models.Model):
 
     def revoke(self):
         if self.revoked_at is None:
-            self.revoked_at = timezone.now()
+            self.revoked_at = clock.now()
             self.save(update_fields=["revoked_at"])

@@ -50,7 +50,7 @@ previous row's, so time order and chain order agree.
 
 import logging
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from . import chain
 from .errors import AuditWriteError
@@ -106,7 +106,7 @@ def append(fields):
     fields = dict(fields)
     with transaction.atomic():
         head = _lock_head()
-        now = fields.pop("created_at", None) or timezone.now()
+        now = fields.pop("created_at", None) or clock.now()
         if head.created_at is not None and now < head.created_at:
             now = head.created_at  # the clock stepped back: keep time order = chain order
         event = AuditEvent(seq=head.seq + 1, created_at=now, prev_hash=head.hash, **fields)

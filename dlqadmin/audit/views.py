@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from dlqadmin.access.checks import global_view
 from dlqadmin.access.roles import VIEW_AUDIT
@@ -66,7 +66,7 @@ def _export(request, fmt):
     else:
         response = StreamingHttpResponse(export.json_stream(filters, event.seq),
                                          content_type="application/json; charset=utf-8")
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}-upto-{event.seq}.{fmt}"'
     response["Cache-Control"] = "no-store"
     return response

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from dlqadmin.asynq import Inspector, connect
+from dlqadmin.asynq import Inspector, Operations, connect
+from dlqadmin.core import clock
 
 
 @lru_cache(maxsize=1)
@@ -23,7 +24,11 @@ def client():
 
 
 def inspector():
-    return Inspector(client())
+    return Inspector(client(), now=clock.now)
+
+
+def operations():
+    return Operations(client(), now=clock.now)
 
 
 @receiver(setting_changed)

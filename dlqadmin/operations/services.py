@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from dlqadmin.access.checks import may
 from dlqadmin.access.roles import OPERATE_QUEUE, REVEAL_QUEUE
-from dlqadmin.asynq import AsynqError, Operations, OpOutcome, OpResult, RedisUnavailable, TaskFilter
+from dlqadmin.asynq import AsynqError, OpOutcome, OpResult, RedisUnavailable, TaskFilter
 from dlqadmin.asynq import keys, messages
 from dlqadmin.asynq.errors import MessageDecodeError, QueueNotFound
 from dlqadmin.asynq.operations import (
@@ -37,7 +37,7 @@ from dlqadmin.asynq.operations import (
 )
 from dlqadmin.asynq.search import search
 from dlqadmin.audit import record
-from dlqadmin.core.asynq_client import client, inspector
+from dlqadmin.core.asynq_client import client, inspector, operations
 
 from .models import Operation, OperationItem
 
@@ -115,7 +115,7 @@ def describe(op: str, result: OpResult) -> ActionResult:
 
 
 def _ops():
-    return Operations(client())
+    return operations()
 
 
 def _require(request, codename, queue, action, *, task_id="", actor=None):
@@ -359,7 +359,7 @@ def batch(request, queue, action, ids, state=None):
     ids = _clean_ids(ids)
     if state and state not in ALLOWED[action]:
         raise Refused(f"{action}: {state} tasks cannot be {VERBS[action]}.")
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         op = Operation.objects.create(action=action, queue=queue.name, state=state or "", ids=ids, total=len(ids),
                                       status=Operation.RUNNING, started_by=request.user,
@@ -374,7 +374,7 @@ def batch(request, queue, action, ids, state=None):
         else:
             raw = {i: getattr(ops, f"{action}_task")(queue.name, i) for i in ids}
     except (RedisUnavailable, AsynqError) as exc:
-        Operation.objects.filter(pk=op.pk).update(status=Operation.FAILED, finished_at=timezone.now(),
+        Operation.objects.filter(pk=op.pk).update(status=Operation.FAILED, finished_at=clock.now(),
                                                   last_error=str(exc)[:2000])
         record(BATCH, request=request, queue=queue.name, outcome="failed", message=str(exc)[:500],
                detail={"intent": intent.seq, "operation": op.pk})
@@ -386,7 +386,7 @@ def batch(request, queue, action, ids, state=None):
         OperationItem.objects.bulk_create(
             [OperationItem(operation=op, task_id=i, outcome=r.outcome, state=r.state or "") for i, r in failures])
         Operation.objects.filter(pk=op.pk).update(status=Operation.DONE, done=done, failed=len(failures),
-                                                  finished_at=timezone.now())
+                                                  finished_at=clock.now())
         record(BATCH, request=request, queue=queue.name, outcome="success" if not failures else "failed",
                message=f"{done} done, {len(failures)} not done",
                detail={"intent": intent.seq, "operation": op.pk, "action": action, "done": done,
@@ -481,7 +481,7 @@ def _op_change(request, op, action, queue):
 def cancel_bulk(request, op, queue):
     """Stop an operation between two chunks. Tasks already moved stay moved."""
     _op_change(request, op, BULK_CANCEL, queue)
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         current = Operation.objects.select_for_update().get(pk=op.pk)
         if current.status not in Operation.ACTIVE:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from . import crypto
 from .models import Channel, Policy, PolicyVersion
@@ -334,7 +334,7 @@ def save_channel(*, name, kind, target="", routing_key="", channel=None, actor=N
 def set_channel_enabled(channel, enabled, *, actor=None, request=None, reason=""):
     channel.enabled = enabled
     channel.disabled_reason = "" if enabled else (reason or "disabled by a user")[:300]
-    channel.disabled_at = None if enabled else timezone.now()
+    channel.disabled_at = None if enabled else clock.now()
     channel.save(update_fields=["enabled", "disabled_reason", "disabled_at", "updated_at"])
     _audit("channel.enable" if enabled else "channel.disable", request=request, actor=actor,
            target=f"channel:{channel.name}", reason=reason)

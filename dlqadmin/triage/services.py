@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from dlqadmin.core import clock
 
 from dlqadmin.access.checks import may
 from dlqadmin.access.roles import REVEAL_QUEUE
@@ -52,7 +52,7 @@ def reveal_task(request, queue, task_id, reason, ticket=""):
                detail={"ticket": ticket, "seconds": seconds, "task_type": getattr(task, "type", ""),
                        "payload_sha256": _digest(getattr(task, "payload", None))})
         grant = RevealGrant.objects.create(user=request.user, queue=queue.name, task_id=task_id, reason=reason,
-                                           ticket=ticket, expires_at=timezone.now() + timedelta(seconds=seconds))
+                                           ticket=ticket, expires_at=clock.now() + timedelta(seconds=seconds))
     return task, grant
 
 
@@ -61,4 +61,4 @@ def active_reveal(user, queue, task_id):
     if not may(user, REVEAL_QUEUE, queue):
         return None
     return (RevealGrant.objects.filter(user=user, queue=queue.name, task_id=task_id,
-                                       expires_at__gt=timezone.now()).order_by("-expires_at").first())
+                                       expires_at__gt=clock.now()).order_by("-expires_at").first())
