@@ -14,7 +14,7 @@ import datetime as _dt
 from contextlib import contextmanager
 from typing import Callable
 
-from dlqadmin.core import clock
+from django.utils import timezone
 
 UTC = _dt.UTC
 
@@ -27,7 +27,7 @@ def now() -> _dt.datetime:
     if _source is not None:
         value = _source()
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return clock.now()
+    return timezone.now()
 
 
 def timestamp() -> float:

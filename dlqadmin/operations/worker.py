@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
-from dlqadmin.core import clock
+from dlqadmin.core import clock as app_clock
 
 from dlqadmin.asynq import AsynqError, RedisUnavailable, TaskFilter
 from dlqadmin.asynq.errors import QueueNotFound
@@ -49,7 +49,7 @@ _SLEEP_STEP = 1.0
 
 
 def _lease_until(now=None):
-    return (now or clock.now()) + timedelta(seconds=LEASE_SECONDS)
+    return (now or app_clock.now()) + timedelta(seconds=LEASE_SECONDS)
 
 
 def _claimable(now):
@@ -58,7 +58,7 @@ def _claimable(now):
 
 def claim(owner, op_id=None):
     """Claim the oldest claimable operation (or ``op_id``); None if there is none."""
-    now = clock.now()
+    now = app_clock.now()
     candidates = Operation.objects.filter(_claimable(now))
     if op_id is not None:
         candidates = candidates.filter(pk=op_id)
@@ -153,7 +153,7 @@ def process(op, owner, *, sleep=time.sleep, clock=time.monotonic, max_seconds=No
         log.exception("operation %s failed", op.pk)
         return _fail(op, owner, f"{type(exc).__name__}: {exc}")
     n = Operation.objects.filter(pk=op.pk, lease_owner=owner, status=Operation.RUNNING).update(
-        status=Operation.DONE, finished_at=clock.now(), lease_owner="", lease_expires=None)
+        status=Operation.DONE, finished_at=app_clock.now(), lease_owner="", lease_expires=None)
     if n:
         services.finish_record(op)
         return Operation.DONE
@@ -162,7 +162,7 @@ def process(op, owner, *, sleep=time.sleep, clock=time.monotonic, max_seconds=No
 
 def _fail(op, owner, message):
     n = Operation.objects.filter(pk=op.pk, lease_owner=owner).update(
-        status=Operation.FAILED, finished_at=clock.now(), lease_owner="", lease_expires=None,
+        status=Operation.FAILED, finished_at=app_clock.now(), lease_owner="", lease_expires=None,
         last_error=message[:2000])
     if n:
         services.finish_record(op, outcome="failed", message=message)
