@@ -221,9 +221,61 @@ def schema(server_url):
             }},
         },
     }
-    doc["components"]["schemas"].update(ActionResult=_ACTION_RESULT, Operation=_OPERATION)
+    doc["components"]["schemas"].update(ActionResult=_ACTION_RESULT, Operation=_OPERATION,
+                                        AuditEvent=_AUDIT_EVENT)
     doc["paths"].update(_action_paths(ref))
+    doc["paths"]["/audit"] = _audit_path(ref)
     return doc
+
+
+# --- The audit log (dlqadmin.audit.views.api_events) -------------------------------------------
+
+_AUDIT_EVENT = {
+    "type": "object",
+    "description": "One row of the append-only, hash-chained audit log.",
+    "properties": {
+        "seq": {"type": "integer", "description": "Position in the chain (1, 2, ...)."},
+        "time": {"type": "string", "format": "date-time"},
+        "actor": {"type": "object", "properties": {"id": {"type": ["integer", "null"]},
+                                                   "name": {"type": "string"}}},
+        "action": {"type": "string", "description": "e.g. task.run, task.reveal, policy.save, access.denied"},
+        "queue": {"type": "string"}, "task_id": {"type": "string"}, "target": {"type": "string"},
+        "reason": {"type": "string"}, "outcome": {"type": "string"}, "message": {"type": "string"},
+        "request_id": {"type": "string"}, "ip": {"type": ["string", "null"]}, "user_agent": {"type": "string"},
+        "detail": {"type": "object"},
+        "prev_hash": {"type": "string"}, "hash": {"type": "string"},
+    },
+}
+
+
+def _audit_path(ref):
+    text = lambda name, what: {"name": name, "in": "query", "schema": {"type": "string", "maxLength": 500},  # noqa: E731
+                               "description": what}
+    row = {"type": "integer", "minimum": 1}
+    return {"get": {
+        "summary": "Audit events, newest first (auditor or admin)",
+        "description": "Pages by row number: follow `next` for older events and `newer` for newer ones.",
+        "parameters": [
+            text("actor", "User name (exact)."), text("action", "Action name (exact)."),
+            text("queue", "Queue name (exact)."), text("task_id", "Task id (exact)."),
+            {"name": "outcome", "in": "query", "schema": {"type": "string"}, "description": "Outcome (exact)."},
+            text("since", "A date (YYYY-MM-DD) or ISO 8601 time, inclusive."),
+            text("until", "A date (through its end) or ISO 8601 time, exclusive."),
+            {"name": "q", "in": "query", "schema": {"type": "string", "minLength": 3, "maxLength": 500},
+             "description": "Text search over message, reason, target and detail."},
+            {"name": "before", "in": "query", "schema": row, "description": "Only events older than this seq."},
+            {"name": "after", "in": "query", "schema": row, "description": "Only events newer than this seq."},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
+                                                         "default": 50}},
+        ],
+        "responses": {**_responses({"type": "object", "properties": {
+            "events": {"type": "array", "items": ref("AuditEvent")},
+            "next": {"type": ["string", "null"], "format": "uri"},
+            "newer": {"type": ["string", "null"], "format": "uri"}}}),
+            "400": {"description": "Bad filter", "content": {"application/json": {"schema": ref("Error")}}},
+            "403": {"description": "Needs the auditor or admin role (audited)",
+                    "content": {"application/json": {"schema": ref("Error")}}}},
+    }}
 
 
 # --- Triage actions (dlqadmin.operations.api_views) ------------------------------------------
