@@ -35,8 +35,10 @@ def asynq_redis(settings):
 
 
 @pytest.fixture
-def golden(asynq_redis):
-    """asynq_redis holding the golden mixed state written by the real asynq library."""
+def golden(asynq_redis, golden_clock):
+    """asynq_redis holding the golden mixed state written by the real asynq library,
+    read on a clock pinned where asynq's stood when it wrote it (today's counters live
+    under keys named for that day)."""
     restore(asynq_redis, GOLDEN / "mixed" / "snapshot.json")
     return asynq_redis
 

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from urllib.parse import urljoin
 
@@ -10,7 +11,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from dlqadmin.api.models import ApiToken
+from tests.asynq.conftest import parse_go_time
 from tests.conftest import GOLDEN
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +71,15 @@ def test_session_auth_works(staff_client, golden):
     assert staff_client.get("/api/v1/queues").status_code == 200
 
 
+def _latency_at_generation(r, queue):
+    oldest = r.lindex(f"asynq:{{{queue}}}:pending", -1)
+    if oldest is None:
+        return 0.0
+    since_us = int(r.hget(f"asynq:{{{queue}}}:t:{oldest.decode()}", "pending_since")) // 1000
+    pinned_us = (parse_go_time(INSPECTOR["generated_at"]) - EPOCH) // timedelta(microseconds=1)
+    return round((pinned_us - since_us) / 1e6, 6)
+
+
 def test_queues_match_the_inspector(api, golden):
     response, body = api("/api/v1/queues")
     assert response.status_code == 200
@@ -77,7 +90,10 @@ def test_queues_match_the_inspector(api, golden):
         expected = INSPECTOR["queue_info"][name]
         for field in QUEUE_FIELDS - {"url", "latency_seconds"}:
             assert q[field] == expected[field], (name, field)
-        assert q["latency_seconds"] >= 0
+        # Exact on the pinned clock: its distance to the oldest pending task's
+        # pending_since (ns, we keep µs); and asynq, reading a moment later, agrees.
+        assert q["latency_seconds"] == _latency_at_generation(golden, name), name
+        assert abs(q["latency_seconds"] - expected["latency_seconds"]) < 0.05, name
         assert q["url"].endswith("/")
         same, one = api(q["url"])
         assert same.status_code == 200 and one["queue"] == name

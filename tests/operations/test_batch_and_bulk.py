@@ -155,7 +155,7 @@ def test_cancel_a_queued_operation(operator_client, golden):
     assert events("task.bulk")[-1].detail["status"] == "cancelled"
 
 
-def test_worker_death_resumes_after_lease_expiry(operator_client, golden):
+def test_worker_death_resumes_after_lease_expiry(operator_client, golden, clock):
     """A worker dies after two chunks (no more heartbeats): the next one takes over
     once the lease expires and finishes; no task is lost or half-moved."""
     op = start(operator_client, action="delete", state="archived", filter={"type": "payment:charge"}, rate=1)
@@ -178,7 +178,7 @@ def test_worker_death_resumes_after_lease_expiry(operator_client, golden):
     row = Operation.objects.get(pk=pk)
     assert (row.status, row.done, row.position, row.lease_owner) == ("running", 2, 2, "dying")
     assert worker.claim("next") is None  # lease still live
-    Operation.objects.filter(pk=pk).update(lease_expires=timezone.now() - timezone.timedelta(seconds=1))
+    clock.advance(seconds=worker.LEASE_SECONDS + 1)  # the dead worker's lease runs out
     call_command("run_operations", "--once")
     row = Operation.objects.get(pk=pk)
     assert (row.status, row.total, row.done, row.failed, row.attempts) == ("done", 3, 3, 0, 2)
