@@ -7,6 +7,7 @@ to nobody. Permissions are read from the database on every request, so a grant,
 revocation or deactivation takes effect on the user's next request.
 """
 
+from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
@@ -18,7 +19,7 @@ from dlqadmin.core.asynq_client import inspector
 
 from . import registry
 from .models import Queue
-from .roles import VIEW_QUEUE, perm_name
+from .roles import GLOBAL_PERMISSION_CODENAMES, VIEW_QUEUE, perm_name
 
 
 def _signed_in(user):
@@ -47,6 +48,42 @@ def visible_queue_names(user, codename=VIEW_QUEUE):
     allowed = get_objects_for_user(user, perm_name(codename), klass=Queue.objects.filter(name__in=names),
                                    accept_global_perms=False)
     return sorted(q.name for q in allowed)
+
+
+@dataclass(frozen=True)
+class NameScope:
+    """Which queue names a user may read where asynq names queues outside its
+    `asynq:queues` set (a server's queue list, scheduler entries): a queue a server
+    serves has no keys until its first task, yet its name is there.
+
+    Users with an all-queues grant or a global role read every name; others read the
+    names of queues granted to them and only a count of the rest."""
+
+    every_name: bool
+    every_queue: bool  # may view every queue's tasks (an all-queues grant or admin)
+    granted: frozenset
+
+    def shows(self, name):
+        return self.every_name or name in self.granted
+
+    def may_view(self, name):
+        """May see this queue's tasks (worker rows, links), not only its name."""
+        return self.every_queue or name in self.granted
+
+    def split(self, names):
+        """(the names this user may read, in the given order; how many others)."""
+        shown = [n for n in names if self.shows(n)]
+        return shown, len(names) - len(shown)
+
+
+def queue_name_scope(user, codename=VIEW_QUEUE):
+    if not _signed_in(user):
+        return NameScope(False, False, frozenset())
+    every_queue = user.has_perm(perm_name(codename))
+    every_name = every_queue or any(user.has_perm(perm_name(c)) for c in GLOBAL_PERMISSION_CODENAMES)
+    granted = frozenset() if every_queue else frozenset(
+        q.name for q in get_objects_for_user(user, perm_name(codename), klass=Queue, accept_global_perms=False))
+    return NameScope(every_name, every_queue, granted)
 
 
 def _record_denied(request, user, codename, *, queue=""):

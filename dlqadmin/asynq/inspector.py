@@ -166,6 +166,51 @@ class SchedulerEntry:
     next: _dt.datetime | None
     prev: _dt.datetime | None  # None: never enqueued yet
 
+    @property
+    def queue(self) -> str:
+        """The queue the entry enqueues into: its Queue("...") option, else "default"."""
+        return entry_queue(self.opts)
+
+
+def entry_queue(opts: list[str]) -> str:
+    """asynq writes options with Go's %q (Queue("a\"b")); the last Queue option wins, as
+    when asynq applies them in order."""
+    queue = "default"
+    for opt in opts:
+        if opt.startswith('Queue("') and opt.endswith('")'):
+            queue = _go_unquote(opt[6:-1])
+    return queue
+
+
+_GO_ESCAPES = {"a": b"\a", "b": b"\b", "f": b"\f", "n": b"\n", "r": b"\r", "t": b"\t", "v": b"\v"}
+
+
+def _go_unquote(quoted: str) -> str:
+    """A Go double-quoted literal (as strconv.Quote writes it) -> its text; anything
+    malformed is kept as written rather than guessed at."""
+    body, out, i = quoted[1:-1], bytearray(), 0
+    try:
+        while i < len(body):
+            c = body[i]
+            if c != "\\" or i + 1 == len(body):
+                out += c.encode("utf-8", errors="surrogateescape")
+                i += 1
+                continue
+            e = body[i + 1]
+            if e == "x":
+                out.append(int(body[i + 2:i + 4], 16))
+                i += 4
+            elif e in "uU":
+                width = 4 if e == "u" else 8
+                out += chr(int(body[i + 2:i + 2 + width], 16)).encode("utf-8")
+                i += 2 + width
+            else:
+                out += _GO_ESCAPES.get(e, e.encode("utf-8"))
+                i += 2
+    except ValueError:
+        return body
+    return out.decode("utf-8", errors="surrogateescape")
+
 
 @dataclass(frozen=True)
 class SchedulerEnqueueEvent:
@@ -648,6 +693,11 @@ class Inspector(ScriptClient):
                     )
                 )
         return sorted(entries, key=lambda e: (e.spec, e.id))
+
+    @_wrap_unavailable
+    def scheduler_enqueue_event_count(self, entry_id: str) -> int:
+        """How many enqueue events asynq keeps for the entry (it caps them itself)."""
+        return self._client.zcard(keys.scheduler_history(entry_id))
 
     @_wrap_unavailable
     def scheduler_enqueue_events(

@@ -56,6 +56,11 @@ class Clock:
     def __call__(self) -> _dt.datetime:
         return self.at
 
+    now = __call__
+
+    def timestamp(self) -> float:
+        return self.at.timestamp()
+
     def set(self, at: _dt.datetime) -> None:
         self.at = at
 

@@ -27,6 +27,10 @@ def _positive_int(raw, name):
     return value
 
 
+def parse_page(query, name="page"):
+    return _positive_int(query.get(name, 1), name)
+
+
 def parse_listing(query, *, default_state, default_page_size, max_page_size, allowed_sizes=None,
                   require_group=True):
     state = query.get("state") or default_state

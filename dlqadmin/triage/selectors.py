@@ -4,13 +4,15 @@ through dlqadmin.access, so nothing here decides who may see what."""
 from dataclasses import dataclass
 
 from dlqadmin.asynq import TASK_STATES
+from dlqadmin.asynq.inspector import ServerInfo
 from dlqadmin.core.asynq_client import inspector
-
 from dlqadmin.masking.selectors import masker_for, masker_lookup
 
 from .presenters import DETAIL_LIMIT, LIST_LIMIT, field_page, present_task
 
 DLQ_STATE = "archived"
+# Enqueue events shown per entry on the scheduler page (its own page lists them all).
+SCHEDULER_RECENT_EVENTS = 5
 
 
 @dataclass(frozen=True)
@@ -83,15 +85,60 @@ def task_field(name, task_id, field, *, reveal, offset):
     return field_page(info, field, masker, reveal=reveal, offset=offset)
 
 
-def servers():
-    return inspector().servers()
+@dataclass(frozen=True)
+class ServerView:
+    server: ServerInfo
+    queues: list  # (name, priority) the user may read, highest priority first
+    other_queues: int  # how many more this server serves (names withheld)
+    workers: list  # active workers on queues the user may view
 
 
-def scheduler_entries():
+def servers(scope):
+    """Running servers with every queue each serves (as far as `scope` lets the user
+    read the names) and the active workers on queues the user may view."""
+    rows = []
+    for s in inspector().servers():
+        ordered = sorted(s.queues.items(), key=lambda qp: (-qp[1], qp[0]))
+        names, others = scope.split([q for q, _ in ordered])
+        rows.append(ServerView(server=s, queues=[(q, s.queues[q]) for q in names], other_queues=others,
+                               workers=[w for w in s.active_workers if scope.may_view(w.queue)]))
+    return rows
+
+
+@dataclass(frozen=True)
+class SchedulerView:
+    entries: list  # (entry, newest events, events kept) the user may see
+    other_entries: int  # entries for queues whose names the user may not read
+
+
+def scheduler_entries(scope, *, recent=SCHEDULER_RECENT_EVENTS):
     ins = inspector()
-    return [(entry, ins.scheduler_enqueue_events(entry.id, page=1, page_size=10))
-            for entry in ins.scheduler_entries()]
+    entries = ins.scheduler_entries()
+    shown = [e for e in entries if scope.shows(e.queue)]
+    return SchedulerView(
+        entries=[(e, ins.scheduler_enqueue_events(e.id, page=1, page_size=recent),
+                  ins.scheduler_enqueue_event_count(e.id)) for e in shown],
+        other_entries=len(entries) - len(shown))
+
+
+def scheduler_entry(scope, entry_id):
+    """The live entry with this id if the user may see it, else None."""
+    for e in inspector().scheduler_entries():
+        if e.id == entry_id and scope.shows(e.queue):
+            return e
+    return None
+
+
+def scheduler_event_count(entry_id):
+    """How many enqueue events asynq keeps for the entry."""
+    return inspector().scheduler_enqueue_event_count(entry_id)
+
+
+def scheduler_events(entry_id, page, page_size):
+    """One page of the entry's enqueue events, newest first."""
+    return inspector().scheduler_enqueue_events(entry_id, page=page, page_size=page_size)
 
 
 __all__ = ["TASK_STATES", "DLQ_STATE", "queue_infos", "totals", "queue_info", "groups", "history",
-           "task_page", "task", "raw_task", "task_field", "servers", "scheduler_entries"]
+           "task_page", "task", "raw_task", "task_field", "servers", "scheduler_entries", "scheduler_entry",
+           "scheduler_event_count", "scheduler_events"]

@@ -14,4 +14,5 @@ urlpatterns = [
     path("queues/<name:queue>/failures", search_views.failures, name="failures"),
     path("servers/", views.servers, name="servers"),
     path("scheduler/", views.scheduler, name="scheduler"),
+    path("scheduler/<name:entry_id>/", views.scheduler_entry, name="scheduler_entry"),
 ]

@@ -8,12 +8,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from dlqadmin.access.checks import may, queue_view, signed_in_view, visible_queue_names
+from dlqadmin.access.checks import may, queue_name_scope, queue_view, signed_in_view, visible_queue_names
 from dlqadmin.access.roles import OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import TASK_STATES, QueueNotFound, TaskNotFound
 
 from . import selectors, services
-from .params import BadParameter, parse_listing
+from .params import BadParameter, parse_listing, parse_page
 
 
 def _fragment_or_page(request, template, fragment, context, status=200):
@@ -127,14 +127,35 @@ def task_field(request, queue, task_id, field):
 
 @signed_in_view
 def servers(request):
-    visible = set(visible_queue_names(request.user))
-    rows = selectors.servers()
-    # Workers of queues the user may not see are not shown.
-    return render(request, "triage/servers.html", {"servers": rows, "visible": visible})
+    scope = queue_name_scope(request.user)
+    return render(request, "triage/servers.html", {"servers": selectors.servers(scope)})
 
 
 @signed_in_view
 def scheduler(request):
-    visible = set(visible_queue_names(request.user))
-    return render(request, "triage/scheduler.html",
-                  {"entries": selectors.scheduler_entries(), "visible": visible})
+    scope = queue_name_scope(request.user)
+    return render(request, "triage/scheduler.html", {"view": selectors.scheduler_entries(scope)})
+
+
+SCHEDULER_EVENTS_PAGE_SIZE = 50
+
+
+@signed_in_view
+def scheduler_entry(request, entry_id):
+    entry = selectors.scheduler_entry(queue_name_scope(request.user), entry_id)
+    if entry is None:
+        raise Http404("No such scheduler entry.")
+    kept = selectors.scheduler_event_count(entry.id)
+    pages = max(1, math.ceil(kept / SCHEDULER_EVENTS_PAGE_SIZE))
+    try:
+        number = parse_page(request.GET)
+        if number > pages:
+            raise BadParameter(f"page must be at most {pages}")
+        error = None
+    except BadParameter as exc:
+        number, error = 1, str(exc)
+    events = selectors.scheduler_events(entry.id, number, SCHEDULER_EVENTS_PAGE_SIZE)
+    first = (number - 1) * SCHEDULER_EVENTS_PAGE_SIZE + 1
+    context = {"entry": entry, "events": events, "kept": kept, "page": number, "pages": pages,
+               "first": first, "last": first + len(events) - 1, "error": error}
+    return render(request, "triage/scheduler_entry.html", context, status=400 if error else 200)

@@ -1,10 +1,9 @@
 """The Proof cases: a check round against a fake Slack on 127.0.0.1."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.utils import timezone
 
 from dlqadmin.alerts import outbox
 from dlqadmin.alerts.checks import run_round
@@ -13,7 +12,13 @@ from dlqadmin.policies.models import Channel
 from tests.alerts.conftest import info
 
 pytestmark = pytest.mark.django_db
-T0 = timezone.now().replace(microsecond=0)
+# A fixed moment two minutes before a leap day ends: rounds cross midnight and a month end.
+T0 = datetime(2028, 2, 29, 23, 58, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _pinned(clock):
+    clock.set(T0)  # what the code reads when a test passes no `now`
 
 
 def at(minutes=0, seconds=0):

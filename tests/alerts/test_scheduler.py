@@ -126,6 +126,7 @@ def test_killing_the_leader_hands_over(alerting, schedulers, golden):
     wait_until(lambda: len(slack.requests) >= expected, what="the first notifications")
     # A new queue fills its DLQ, and the leader dies.
     golden.sadd(keys.ALL_QUEUES, "late")
+    # The schedulers are other processes on the real clock: stamp with the same one.
     golden.zadd(keys.archived("late"), {"t1": time.time(), "t2": time.time()})
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait()

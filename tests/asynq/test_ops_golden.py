@@ -154,7 +154,9 @@ def test_golden_op(r, name, chunk):
 
 @pytest.mark.parametrize("name", ["archive-task-pending", "archive-all-pending", "pause-queue"])
 def test_time_stamped_values_use_the_real_clock(r, name):
-    """Without a fake clock the stamped scores / values are "now"."""
+    """Without a fake clock the stamped scores / values are "now".
+
+    Needs the real clock: proves Operations without `now` stamps the system's time."""
     import time
 
     op = _load(name, "op")

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from dlqadmin.alerts.models import AlertState, QueueSample
 from dlqadmin.policies.models import Channel, Policy
@@ -82,8 +81,8 @@ def test_channels_page_masks_secrets_and_the_test_button_sends(pa_client, fake_s
     assert refused.status_code == 400 and "not allowed" in refused.content.decode()
 
 
-def test_alert_pages_show_only_visible_queues(client, roles, golden):
-    now = timezone.now()
+def test_alert_pages_show_only_visible_queues(client, roles, golden, clock):
+    now = clock.now()
     for q in ("payments", "emails"):
         AlertState.objects.create(policy_name="default", queue=q, rule="dlq_size", status="critical", since=now,
                                   value=60, threshold=50, last_checked_at=now)

@@ -2,12 +2,11 @@
 
 import json
 import re
-from datetime import timedelta
 from html import unescape
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from django.utils import timezone
+from django.conf import settings
 
 from dlqadmin.audit.models import AuditEvent
 from dlqadmin.triage.models import RevealGrant
@@ -104,7 +103,7 @@ def test_reveal_on_an_invisible_queue_is_404(client, golden, roles):
     assert client.post(f"/queues/{queue}/tasks/{task_id}/reveal", {"reason": "x" * 20}).status_code == 404
 
 
-def test_payload_viewer_reveals_with_a_reason_and_it_is_audited(client, golden, roles):
+def test_payload_viewer_reveals_with_a_reason_and_it_is_audited(client, golden, roles, clock):
     pv = make_user("pv", ("payload_viewer", ["payments"]))
     sign_in(client, pv)
     queue, task_id = CARD_TASK
@@ -126,7 +125,7 @@ def test_payload_viewer_reveals_with_a_reason_and_it_is_audited(client, golden, 
     other_page = unescape(client.get(f"/queues/{queue}/tasks/{other}/").content.decode())
     assert "Raw data shown until" not in other_page and not leaks(other_page)
     # Time-boxed: once it expires, values are masked again.
-    RevealGrant.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    clock.advance(seconds=settings.DLQADMIN_REVEAL_SECONDS + 1)
     assert "4111111111111111" not in unescape(client.get(f"/queues/{queue}/tasks/{task_id}/").content.decode())
 
 
