@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test run demo migrate venv bench clean
+.PHONY: test test-dates run demo migrate venv bench clean
 
 # A virtualenv with the pinned requirements, rebuilt when they change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -21,6 +21,11 @@ venv: $(STAMP)
 test: $(STAMP)
 	@scripts/ensure-chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## The suite again under libfaketime: a year ahead, and just before midnight on 29 February.
+test-dates: $(STAMP)
+	@scripts/ensure-chromium
+	PY=$(PY) scripts/test-dates
 
 migrate: $(STAMP)
 	$(PY) manage.py ensure_database

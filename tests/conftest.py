@@ -8,6 +8,13 @@ import redis
 
 from tests.support.redis_snapshot import restore
 
+# Under libfaketime (`make test-dates`) only this process's clock moves: the programs the
+# tests start (schedulers, web servers, browsers, extra redis-servers) keep the real one,
+# like Postgres and Redis, as servers with clock skew would.
+if "faketime" in os.environ.get("LD_PRELOAD", ""):
+    os.environ["LD_PRELOAD"] = " ".join(p for p in os.environ["LD_PRELOAD"].replace(":", " ").split()
+                                        if "faketime" not in p)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = FIXTURES / "asynq-golden"
 

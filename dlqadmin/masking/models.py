@@ -15,6 +15,8 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from dlqadmin.core.fields import ClockDateTimeField
+
 from .engine import Rule, RuleError
 from .rules import MAX_LABEL_LENGTH, MAX_PATTERN_LENGTH
 
@@ -56,8 +58,8 @@ class MaskingRule(models.Model):
     )
     enabled = models.BooleanField(default=True)
     note = models.CharField(max_length=200, blank=True, default="", help_text="Why this rule exists.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["queue_pattern", "task_type_pattern", "kind", "pattern", "id"]

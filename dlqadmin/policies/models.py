@@ -6,6 +6,8 @@ Business rules (validation, versioning, audit) live in services.py; these are da
 from django.conf import settings
 from django.db import models
 
+from dlqadmin.core.fields import ClockDateTimeField
+
 
 class Channel(models.Model):
     SLACK, EMAIL, WEBHOOK = "slack", "email", "webhook"
@@ -22,8 +24,8 @@ class Channel(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     # "env": SLACK_WEBHOOK_URL from the environment, managed by the scheduler, not editable.
     system = models.CharField(max_length=16, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -57,8 +59,8 @@ class Policy(models.Model):
     runbook_url = models.URLField(max_length=500, blank=True, default="")
 
     version = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
+    updated_at = ClockDateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -74,7 +76,7 @@ class PolicyVersion(models.Model):
     policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     data = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     comment = models.CharField(max_length=200, blank=True, default="")
 
