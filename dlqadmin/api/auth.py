@@ -3,10 +3,11 @@
 from datetime import timedelta
 from functools import wraps
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from dlqadmin.core import clock
 
+from dlqadmin.core import clock
 from .models import ApiToken, hash_token
 
 # last_used_at is informative; writing it on every call would cost a write per read.
@@ -15,6 +16,22 @@ _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 def error(status, code, detail):
     return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+def json_forbidden(detail):
+    """The API answers a missing role with a JSON 403, like its other errors."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            try:
+                return view(request, *args, **kwargs)
+            except PermissionDenied:
+                return error(403, "forbidden", detail)
+
+        return wrapper
+
+    return decorate
 
 
 def _token_user(request):

@@ -225,6 +225,8 @@ def schema(server_url):
                                         AuditEvent=_AUDIT_EVENT)
     doc["paths"].update(_action_paths(ref))
     doc["paths"]["/audit"] = _audit_path(ref)
+    doc["components"]["schemas"].update(_INFRA_SCHEMAS)
+    doc["paths"].update(_infra_paths(ref))
     return doc
 
 
@@ -397,3 +399,95 @@ def _action_paths(ref):
         "Cancel an operation (between two chunks; tasks already handled stay handled)",
         [{"name": "op_id", "in": "path", "required": True, "schema": {"type": "integer"}}], None, ref("Operation"))
     return paths
+
+
+# --- Servers, scheduler, Redis, groups, history (dlqadmin.api.infra_views) ------------------------
+
+_NAME_RULE = ("Queue names as your grants allow: every name with an all-queues grant or a global role; "
+              "otherwise the queues granted to you, and only a count of the others.")
+_INFRA_SCHEMAS = {
+    "Server": {"type": "object", "properties": {
+        "id": {"type": "string"}, "host": {"type": "string"}, "pid": {"type": "integer"},
+        "concurrency": {"type": "integer"}, "strict_priority": {"type": "boolean"}, "status": {"type": "string"},
+        "started": _TIME,
+        "queues": {"type": "array", "description": "Highest priority first. " + _NAME_RULE, "items": {
+            "type": "object", "properties": {"queue": {"type": "string"}, "priority": {"type": "integer"}}}},
+        "other_queues": {"type": "integer", "description": "Queues served whose names are withheld from you."},
+        "active_workers": {"type": "array", "description": "On queues you may view.", "items": {
+            "type": "object", "properties": {
+                "task_id": {"type": "string"}, "task_type": {"type": "string"}, "queue": {"type": "string"},
+                "task_url": {"type": "string", "format": "uri"}, "started": _TIME, "deadline": _TIME,
+                "payload": _SENSITIVE}}}}},
+    "SchedulerEntry": {"type": "object", "properties": {
+        "id": {"type": "string"}, "url": {"type": "string", "format": "uri"},
+        "events_url": {"type": "string", "format": "uri"}, "spec": {"type": "string"},
+        "task_type": {"type": "string"}, "queue": {"type": "string"},
+        "opts": {"type": "array", "items": {"type": "string"}, "description": "Masked."},
+        "payload": _SENSITIVE, "next": _TIME, "prev": _TIME,
+        "events_kept": {"type": "integer", "description": "Enqueue events asynq keeps for the entry."}}},
+}
+
+
+def _infra_paths(ref):
+    entry = _name_param("entry_id", "scheduler entry id")
+    queue = _name_param("queue", "queue name")
+    err = lambda what: {"description": what, "content": {"application/json": {"schema": ref("Error")}}}  # noqa: E731
+    whole = lambda n: {"type": "integer", "minimum": 1, **n}  # noqa: E731
+    return {
+        "/servers": {"get": {
+            "summary": "Running asynq servers, the queues each serves, and their active workers (masked)",
+            "description": _NAME_RULE,
+            "responses": _responses({"type": "object", "properties": {
+                "servers": {"type": "array", "items": ref("Server")}}}),
+        }},
+        "/scheduler": {"get": {
+            "summary": "Scheduler entries of running schedulers",
+            "description": "Entries for queues whose names you may not read are only counted.",
+            "responses": _responses({"type": "object", "properties": {
+                "entries": {"type": "array", "items": ref("SchedulerEntry")},
+                "other_entries": {"type": "integer"}}}),
+        }},
+        "/scheduler/{entry_id}/": {"get": {
+            "summary": "One scheduler entry", "parameters": [entry],
+            "responses": _responses(ref("SchedulerEntry")),
+        }},
+        "/scheduler/{entry_id}/events": {"get": {
+            "summary": "The entry's enqueue events, newest first",
+            "parameters": [entry,
+                           {"name": "page", "in": "query", "schema": whole({"default": 1})},
+                           {"name": "page_size", "in": "query", "schema": whole({"maximum": 100, "default": 20})}],
+            "responses": {**_responses({"type": "object", "properties": {
+                "events": {"type": "array", "items": {"type": "object", "properties": {
+                    "task_id": {"type": "string"}, "task_url": {"type": "string", "format": "uri"},
+                    "enqueued_at": _TIME}}},
+                "total": {"type": "integer"}, "page": {"type": "integer"}, "page_size": {"type": "integer"}}}),
+                "400": err("Bad parameter (a page past the last is one)")},
+        }},
+        "/queues/{queue}/groups": {"get": {
+            "summary": "The queue's aggregation groups with their sizes", "parameters": [queue],
+            "responses": _responses({"type": "object", "properties": {"groups": {"type": "array", "items": {
+                "type": "object", "properties": {"group": {"type": "string"}, "size": {"type": "integer"},
+                                                 "tasks_url": {"type": "string", "format": "uri"}}}}}}),
+        }},
+        "/queues/{queue}/history": {"get": {
+            "summary": "Processed and failed counts per UTC day, newest first (asynq's daily stats)",
+            "parameters": [queue, {"name": "days", "in": "query", "schema": whole({"maximum": 90, "default": 7})}],
+            "responses": {**_responses({"type": "object", "properties": {
+                "queue": {"type": "string"},
+                "days": {"type": "array", "items": {"type": "object", "properties": {
+                    "date": {"type": "string", "format": "date"}, "processed": {"type": "integer"},
+                    "failed": {"type": "integer"}}}}}}),
+                "400": err("Bad parameter")},
+        }},
+        "/redis": {"get": {
+            "summary": "asynq's Redis: version, mode, memory, clients; every node of a cluster (admins only)",
+            "responses": {**_responses({"type": "object", "properties": {
+                "mode": {"type": "string", "enum": ["standalone", "cluster"]}, "version": {"type": "string"},
+                "used_memory": {"type": "integer"}, "connected_clients": {"type": "integer"},
+                "nodes": {"type": "array", "items": {"type": "object", "properties": {
+                    "address": {"type": ["string", "null"]}, "role": {"type": "string"},
+                    "version": {"type": "string"}, "used_memory": {"type": "integer"},
+                    "connected_clients": {"type": "integer"}, "uptime_seconds": {"type": "integer"}}}}}}),
+                "403": err("Admins only (audited)")},
+        }},
+    }

@@ -84,3 +84,61 @@ def failure_group(request, queue, row, state="archived"):
         "last_seen": rfc3339(row.last_seen),
         "url": request.build_absolute_uri(reverse("api:tasks", args=[queue]) + "?" + urlencode(row.query(state))),
     }
+
+
+# --- Servers, scheduler, Redis, groups, history (dlqadmin.api.infra_views) ---------------------
+
+
+def server(request, row):
+    """A triage.selectors.ServerView: queue names as the caller's grants allow."""
+    s = row.server
+    return {
+        "id": s.id, "host": s.host, "pid": s.pid, "concurrency": s.concurrency,
+        "strict_priority": s.strict_priority, "status": s.status, "started": rfc3339(s.started),
+        "queues": [{"queue": q, "priority": p} for q, p in row.queues],
+        "other_queues": row.other_queues,
+        "active_workers": [{
+            "task_id": w.task_id, "task_type": w.task_type, "queue": w.queue,
+            "task_url": task_url(request, w.queue, w.task_id),
+            "started": rfc3339(w.started), "deadline": rfc3339(w.deadline), "payload": _sensitive(w.payload),
+        } for w in row.workers],
+    }
+
+
+def scheduler_entry_url(request, entry_id):
+    return request.build_absolute_uri(reverse("api:scheduler_entry", args=[entry_id]))
+
+
+def scheduler_entry(request, entry, kept=None):
+    data = {
+        "id": entry.id, "url": scheduler_entry_url(request, entry.id),
+        "events_url": scheduler_entry_url(request, entry.id) + "events",
+        "spec": entry.spec, "task_type": entry.task_type, "queue": entry.queue, "opts": entry.opts,
+        "payload": _sensitive(entry.payload), "next": rfc3339(entry.next), "prev": rfc3339(entry.prev),
+    }
+    if kept is not None:
+        data["events_kept"] = kept
+    return data
+
+
+def enqueue_event(request, queue, event):
+    return {"task_id": event.task_id, "task_url": task_url(request, queue, event.task_id),
+            "enqueued_at": rfc3339(event.enqueued_at)}
+
+
+def group(request, queue, g):
+    query = urlencode({"state": "aggregating", "group": g.group})
+    return {"group": g.group, "size": g.size,
+            "tasks_url": request.build_absolute_uri(reverse("api:tasks", args=[queue]) + "?" + query)}
+
+
+def daily_stats(day):
+    return {"date": day.date.isoformat(), "processed": day.processed, "failed": day.failed}
+
+
+def redis_overview(o):
+    return {
+        "mode": o.mode, "version": o.version, "used_memory": o.used_memory, "connected_clients": o.connected_clients,
+        "nodes": [{"address": n.address or None, "role": n.role, "version": n.version, "used_memory": n.used_memory,
+                   "connected_clients": n.connected_clients, "uptime_seconds": n.uptime_seconds} for n in o.nodes],
+    }

@@ -4,7 +4,7 @@ from dlqadmin.audit import views as audit_views
 
 from dlqadmin.operations import api_views as ops
 
-from . import views
+from . import infra_views, views
 
 app_name = "api"
 
@@ -29,6 +29,13 @@ urlpatterns = [
     path("queues/<name:queue>/resume", ops.resume, name="resume"),
     path("operations/<int:op_id>/", ops.operation, name="operation"),
     path("operations/<int:op_id>/cancel", ops.operation_cancel, name="operation_cancel"),
+    path("queues/<name:queue>/groups", infra_views.groups, name="groups"),
+    path("queues/<name:queue>/history", infra_views.history, name="history"),
+    path("servers", infra_views.servers, name="servers"),
+    path("scheduler", infra_views.scheduler, name="scheduler"),
+    path("scheduler/<name:entry_id>/", infra_views.scheduler_entry, name="scheduler_entry"),
+    path("scheduler/<name:entry_id>/events", infra_views.scheduler_events, name="scheduler_events"),
+    path("redis", infra_views.redis, name="redis"),
     path("audit", audit_views.api_events, name="audit"),
     path("openapi.json", views.openapi, name="openapi"),
 ]

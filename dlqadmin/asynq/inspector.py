@@ -23,6 +23,8 @@ import datetime as _dt
 from dataclasses import dataclass
 from typing import Union
 
+from redis.cluster import RedisCluster
+
 from . import keys, messages
 from .errors import MessageDecodeError, QueueNotFound, TaskNotFound
 from .scripts import ScriptClient, _Script, _wrap_unavailable
@@ -722,6 +724,47 @@ class Inspector(ScriptClient):
     def redis_info(self) -> dict:
         """Redis INFO, parsed by redis-py into a dict."""
         return self._client.info()
+
+    @_wrap_unavailable
+    def redis_overview(self) -> RedisOverview:
+        """Version, mode, memory and clients of asynq's Redis; every node for a cluster."""
+        if self._cluster:
+            per_node = self._client.info(target_nodes=RedisCluster.ALL_NODES)
+            nodes = [_node(name, info) for name, info in sorted(per_node.items())]
+            first = per_node[min(per_node)] if per_node else {}
+            return RedisOverview(mode="cluster", version=str(first.get("redis_version", "")),
+                                 used_memory=sum(n.used_memory for n in nodes),
+                                 connected_clients=sum(n.connected_clients for n in nodes), nodes=nodes)
+        info = self._client.info()
+        return RedisOverview(mode=str(info.get("redis_mode", "standalone")), version=str(info.get("redis_version", "")),
+                             used_memory=int(info.get("used_memory", 0)),
+                             connected_clients=int(info.get("connected_clients", 0)),
+                             nodes=[_node("", info)])
+
+
+@dataclass(frozen=True)
+class RedisNode:
+    address: str  # host:port ("" for the one server of a standalone setup)
+    role: str  # master | slave (Redis' own words)
+    version: str
+    used_memory: int
+    connected_clients: int
+    uptime_seconds: int
+
+
+@dataclass(frozen=True)
+class RedisOverview:
+    mode: str  # standalone | cluster (Sentinel-managed servers say standalone)
+    version: str
+    used_memory: int  # bytes, summed over nodes for a cluster
+    connected_clients: int
+    nodes: list[RedisNode]
+
+
+def _node(address, info: dict) -> RedisNode:
+    return RedisNode(address=str(address), role=str(info.get("role", "")), version=str(info.get("redis_version", "")),
+                     used_memory=int(info.get("used_memory", 0)), connected_clients=int(info.get("connected_clients", 0)),
+                     uptime_seconds=int(info.get("uptime_in_seconds", 0)))
 
 
 def _mismatch(m, task_id: str, queue: str) -> str | None:

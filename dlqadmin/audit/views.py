@@ -1,17 +1,15 @@
 """Audit review: the page, its streamed exports, and GET /api/v1/audit. Auditors and
 admins only (global permission view_audit). Exports are themselves audited."""
 
-from functools import wraps
 from urllib.parse import urlencode
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
-from dlqadmin.core import clock
 
+from dlqadmin.core import clock
 from dlqadmin.access.checks import global_view
 from dlqadmin.access.roles import VIEW_AUDIT
-from dlqadmin.api.auth import api_view, error
+from dlqadmin.api.auth import api_view, error, json_forbidden
 
 from . import actions, export, selectors
 from .models import OUTCOMES
@@ -82,21 +80,8 @@ def export_json(request):
     return _export(request, "json")
 
 
-def _json_forbidden(view):
-    """The API answers a missing role with a JSON 403, like its other errors."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except PermissionDenied:
-            return error(403, "forbidden", "Reading the audit log needs the auditor or admin role.")
-
-    return wrapper
-
-
 @api_view()
-@_json_forbidden
+@json_forbidden("Reading the audit log needs the auditor or admin role.")
 @global_view(VIEW_AUDIT)
 def api_events(request):
     try:

@@ -66,6 +66,11 @@ def from_masked(value: MaskedValue | None):
                      truncated=value.truncated, next_offset=value.next_offset, labels=labels)
 
 
+def present_payload(masker, payload: bytes | None, *, limit=LIST_LIMIT):
+    """A payload outside a task (a worker's, a scheduler entry's), masked."""
+    return from_masked(masker.mask_payload(payload or None, limit=limit))
+
+
 def _hexdump(raw, offset, limit):
     rows, end = [], min(len(raw), offset + limit)
     for at in range(offset, end, _HEX_ROW):

@@ -8,7 +8,7 @@ from dlqadmin.asynq.inspector import ServerInfo
 from dlqadmin.core.asynq_client import inspector
 from dlqadmin.masking.selectors import masker_for, masker_lookup
 
-from .presenters import DETAIL_LIMIT, LIST_LIMIT, field_page, present_task
+from .presenters import DETAIL_LIMIT, LIST_LIMIT, field_page, present_payload, present_task
 
 DLQ_STATE = "archived"
 # Enqueue events shown per entry on the scheduler page (its own page lists them all).
@@ -86,28 +86,59 @@ def task_field(name, task_id, field, *, reveal, offset):
 
 
 @dataclass(frozen=True)
+class WorkerView:
+    task_id: str
+    task_type: str
+    queue: str
+    started: object
+    deadline: object
+    payload: object  # presenters.Sensitive, masked
+
+
+@dataclass(frozen=True)
 class ServerView:
     server: ServerInfo
     queues: list  # (name, priority) the user may read, highest priority first
     other_queues: int  # how many more this server serves (names withheld)
-    workers: list  # active workers on queues the user may view
+    workers: list  # WorkerView: active workers on queues the user may view
 
 
 def servers(scope):
     """Running servers with every queue each serves (as far as `scope` lets the user
-    read the names) and the active workers on queues the user may view."""
+    read the names) and the active workers on queues the user may view, masked."""
     rows = []
     for s in inspector().servers():
         ordered = sorted(s.queues.items(), key=lambda qp: (-qp[1], qp[0]))
         names, others = scope.split([q for q, _ in ordered])
+        workers = [WorkerView(w.task_id, w.task_type, w.queue, w.started, w.deadline,
+                              present_payload(masker_for(w.queue, w.task_type), w.task_payload))
+                   for w in s.active_workers if scope.may_view(w.queue)]
         rows.append(ServerView(server=s, queues=[(q, s.queues[q]) for q in names], other_queues=others,
-                               workers=[w for w in s.active_workers if scope.may_view(w.queue)]))
+                               workers=workers))
     return rows
 
 
 @dataclass(frozen=True)
+class EntryView:
+    id: str
+    spec: str
+    task_type: str
+    queue: str
+    opts: list  # masked
+    payload: object  # presenters.Sensitive, masked
+    next: object
+    prev: object
+
+
+def present_entry(entry):
+    masker = masker_for(entry.queue, entry.task_type)
+    return EntryView(entry.id, entry.spec, entry.task_type, entry.queue, [masker.mask_fragment(o) for o in entry.opts],
+                     present_payload(masker, entry.task_payload), entry.next, entry.prev)
+
+
+@dataclass(frozen=True)
 class SchedulerView:
-    entries: list  # (entry, newest events, events kept) the user may see
+    entries: list  # (EntryView, newest events, events kept) the user may see
     other_entries: int  # entries for queues whose names the user may not read
 
 
@@ -116,17 +147,21 @@ def scheduler_entries(scope, *, recent=SCHEDULER_RECENT_EVENTS):
     entries = ins.scheduler_entries()
     shown = [e for e in entries if scope.shows(e.queue)]
     return SchedulerView(
-        entries=[(e, ins.scheduler_enqueue_events(e.id, page=1, page_size=recent),
+        entries=[(present_entry(e), ins.scheduler_enqueue_events(e.id, page=1, page_size=recent) if recent else [],
                   ins.scheduler_enqueue_event_count(e.id)) for e in shown],
         other_entries=len(entries) - len(shown))
 
 
 def scheduler_entry(scope, entry_id):
-    """The live entry with this id if the user may see it, else None."""
+    """The live entry with this id if the user may see it (masked), else None."""
     for e in inspector().scheduler_entries():
         if e.id == entry_id and scope.shows(e.queue):
-            return e
+            return present_entry(e)
     return None
+
+
+def redis_overview():
+    return inspector().redis_overview()
 
 
 def scheduler_event_count(entry_id):
@@ -141,4 +176,4 @@ def scheduler_events(entry_id, page, page_size):
 
 __all__ = ["TASK_STATES", "DLQ_STATE", "queue_infos", "totals", "queue_info", "groups", "history",
            "task_page", "task", "raw_task", "task_field", "servers", "scheduler_entries", "scheduler_entry",
-           "scheduler_event_count", "scheduler_events"]
+           "scheduler_event_count", "scheduler_events", "redis_overview"]

@@ -64,7 +64,7 @@ def test_search_streams_with_a_running_count_and_stops(signed_in, asynq_redis, l
     assert status(page)[0] == stopped
     # Continue picks up where it stopped; every match exactly once, in order.
     page.locator("#search-more button", has_text="Continue").click()
-    expect(page.locator("#search-status .badge.done")).to_be_visible(timeout=60000)
+    expect(page.locator("#search-status .badge.done")).to_be_visible(timeout=120000)
     assert status(page) == (len(want), 3000, 3000)
     got = rows.evaluate_all("rs => rs.map(r => r.dataset.task)")
     assert got == want
