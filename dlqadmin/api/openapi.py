@@ -159,6 +159,21 @@ def schema(server_url):
                 "summary": "One queue",
                 "parameters": [_name_param("queue", "queue name")],
                 "responses": _responses(ref("QueueInfo")),
+            }, "delete": {
+                "summary": "Delete the queue (admins; asynq's DeleteQueue; audited)",
+                "description": "Without force, only a queue with no pending, active, scheduled, retry or archived "
+                               "task (completed and aggregating tasks do not count); with force=true those tasks "
+                               "are deleted too, but never while a task is active. A refusal is 409 with asynq's "
+                               "reason and changes nothing.",
+                "parameters": [_name_param("queue", "queue name"),
+                               {"name": "force", "in": "query", "schema": {"type": "boolean", "default": False}}],
+                "responses": {**_responses(ref("ActionResult")),
+                              "400": {"description": "Bad parameter", "content": {"application/json": {
+                                  "schema": ref("Error")}}},
+                              "403": {"description": "Admins only (audited)", "content": {"application/json": {
+                                  "schema": ref("Error")}}},
+                              "409": {"description": "Not empty (or active tasks with force): asynq's reason",
+                                      "content": {"application/json": {"schema": ref("ActionResult")}}}},
             }},
             "/queues/{queue}/tasks": {"get": {
                 "summary": "A page of tasks in one state, in asynq's order",
@@ -289,7 +304,7 @@ _ACTION_RESULT = {
     "properties": {
         "ok": {"type": "boolean"},
         "outcome": {"type": "string", "enum": ["done", "not_found", "queue_not_found", "wrong_state", "changed",
-                                               "broken", "no_server"]},
+                                               "broken", "no_server", "queue_not_empty"]},
         "state": {"type": ["string", "null"], "description": "The task's (or queue's) state afterwards, if known."},
         "message": {"type": "string"},
         "error": {"type": "string", "description": "The outcome, when not ok."},

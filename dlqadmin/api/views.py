@@ -8,6 +8,7 @@ from django.http import JsonResponse
 from dlqadmin.access.checks import may, public_view, queue_view, signed_in_view, visible_queue_names
 from dlqadmin.access.roles import REVEAL_QUEUE
 from dlqadmin.asynq import QueueNotFound, TaskNotFound
+from dlqadmin.operations import api_views as queue_actions
 from dlqadmin.triage import search as task_search
 from dlqadmin.triage import selectors, services
 from dlqadmin.triage.presenters import present_task
@@ -25,9 +26,11 @@ def queues(request):
     return JsonResponse({"queues": [serializers.queue_info(request, qi) for qi in infos]})
 
 
-@api_view()
+@api_view(methods=("GET", "DELETE"))
 @queue_view()
 def queue(request, queue):
+    if request.method == "DELETE":
+        return queue_actions.delete_queue(request, queue)
     name = queue.name
     try:
         info = selectors.queue_info(name)

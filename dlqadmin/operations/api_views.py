@@ -14,6 +14,7 @@ from . import services
 from .models import Operation
 
 _STATUS = {"done": 200, "not_found": 404, "queue_not_found": 404}
+_TRUE, _FALSE = ("true", "1", "yes"), ("", "false", "0", "no")
 
 
 def _body(request):
@@ -113,6 +114,14 @@ def edit(request, queue, task_id):
     return _call(lambda: _result(
         services.edit_and_run(request, queue, task_id, body["payload"], body.get("reason"), body.get("version")),
         id=task_id, queue=queue.name))
+
+
+def delete_queue(request, queue):
+    """DELETE <queue url>[?force=true] (answered by the queue view, which owns the URL)."""
+    force = request.GET.get("force", "").lower()
+    if force not in _TRUE + _FALSE:
+        return error(400, "bad_parameter", "force must be true or false.")
+    return _call(lambda: _result(services.delete_queue(request, queue, force=force in _TRUE), queue=queue.name))
 
 
 @api_view(methods=("POST",))

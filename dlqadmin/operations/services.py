@@ -22,8 +22,8 @@ from django.conf import settings
 from django.db import transaction
 from dlqadmin.core import clock
 
-from dlqadmin.access.checks import may
-from dlqadmin.access.roles import OPERATE_QUEUE, REVEAL_QUEUE
+from dlqadmin.access.checks import has_global, may
+from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import AsynqError, OpOutcome, OpResult, RedisUnavailable, TaskFilter
 from dlqadmin.asynq import keys, messages
 from dlqadmin.asynq.errors import MessageDecodeError, QueueNotFound
@@ -48,6 +48,7 @@ EDIT_RUN = "task.edit_run"
 CANCEL_TASK = "task.cancel"
 PAUSE_QUEUE = "queue.pause"
 RESUME_QUEUE = "queue.resume"
+DELETE_QUEUE = "queue.delete"
 BATCH = "task.batch"
 BULK = "task.bulk"
 BULK_CANCEL = "operation.cancel"
@@ -244,6 +245,28 @@ def pause(request, queue):
 
 def resume(request, queue):
     return _queue_op(request, queue, "unpause")
+
+
+def delete_queue(request, queue, *, force=False):
+    """asynq's DeleteQueue, for admins: without `force` only a queue with no pending,
+    active, scheduled, retry or archived task; with it, every such task goes too, but
+    never while a task is active. Refusals carry asynq's reason."""
+    if not has_global(request.user, MANAGE_ACCESS):
+        record(DELETE_QUEUE, request=request, queue=queue.name, outcome="denied", message="deleting a queue needs admin",
+               detail={"permission": MANAGE_ACCESS, "force": force})
+        raise Denied("Only admins may delete a queue.")
+    ops = _ops()
+    result, _ = _audited(DELETE_QUEUE, request, queue, call=lambda: ops.delete_queue(queue.name, force=force),
+                         op="delete_queue", detail={"force": force})
+    if result.ok:
+        text = f"Queue {queue.name} deleted."
+    elif result.outcome is OpOutcome.QUEUE_NOT_EMPTY and result.state == "active" and force:
+        text = f"queue has active tasks: queue=\"{queue.name}\"; wait for them to finish or cancel them first."
+    elif result.outcome is OpOutcome.QUEUE_NOT_EMPTY:
+        text = f"queue is not empty: queue=\"{queue.name}\" ({result.state or 'tasks'} left); delete with force."
+    else:
+        text = describe("delete_queue", result).message
+    return ActionResult(result.ok, result.outcome.value, result.state, text)
 
 
 # --- edit payload, then run -------------------------------------------------------------
