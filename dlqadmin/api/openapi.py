@@ -406,6 +406,23 @@ def _action_paths(ref):
                        "content": {"application/json": {"schema": ref("Operation")}}}},
         description="Carried out in the background by `run_scheduler` (or `run_operations`) in chunks "
                     "that each keep Redis busy for a few milliseconds; pausable, cancellable, resumable.")
+    paths["/operations"] = {"get": {
+        "summary": "Tracked operations on queues you may view, newest first",
+        "parameters": [
+            {"name": "queue", "in": "query", "schema": {"type": "string"}},
+            {"name": "status", "in": "query", "schema": {"type": "string", "enum": [
+                "queued", "running", "paused", "done", "cancelled", "failed"]}},
+            {"name": "started_by", "in": "query", "schema": {"type": "string"}, "description": "A user name."},
+            {"name": "before", "in": "query", "schema": {"type": "integer", "minimum": 1},
+             "description": "Only operations with a smaller id (follow `next`)."},
+            {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
+                                                         "default": 50}},
+        ],
+        "responses": {**_responses({"type": "object", "properties": {
+            "operations": {"type": "array", "items": ref("Operation")},
+            "next": {"type": ["string", "null"], "format": "uri"}}}),
+            "400": {"description": "Bad filter", "content": {"application/json": {"schema": ref("Error")}}}},
+    }}
     paths["/operations/{op_id}/"] = {"get": {
         "summary": "A bulk or batch operation: status and counts",
         "parameters": [{"name": "op_id", "in": "path", "required": True, "schema": {"type": "integer"}}],

@@ -27,6 +27,7 @@ urlpatterns = [
     path("queues/<name:queue>/bulk", ops.bulk, name="bulk"),
     path("queues/<name:queue>/pause", ops.pause, name="pause"),
     path("queues/<name:queue>/resume", ops.resume, name="resume"),
+    path("operations", ops.operations, name="operations"),
     path("operations/<int:op_id>/", ops.operation, name="operation"),
     path("operations/<int:op_id>/cancel", ops.operation_cancel, name="operation_cancel"),
     path("queues/<name:queue>/groups", infra_views.groups, name="groups"),

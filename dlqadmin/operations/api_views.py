@@ -1,16 +1,17 @@
 """JSON API v1 (triage actions). Same services, rights and audit as the UI."""
 
 import json
+from urllib.parse import urlencode
 
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
-from dlqadmin.access.checks import get_queue_or_404, queue_view, signed_in_view
+from dlqadmin.access.checks import get_queue_or_404, queue_name_scope, queue_view, signed_in_view
 from dlqadmin.api.auth import api_view, error
 from dlqadmin.asynq import RedisUnavailable
 
-from . import services
+from . import selectors, services
 from .models import Operation
 
 _STATUS = {"done": 200, "not_found": 404, "queue_not_found": 404}
@@ -176,6 +177,26 @@ def bulk(request, queue):
 def _operation(request, op_id):
     op = get_object_or_404(Operation, pk=op_id)
     return op, get_queue_or_404(request.user, op.queue, request=request)
+
+
+def operation_summary(request, op):
+    """An operation in a list: operation_json without the per-task failures."""
+    data = operation_json(request, op)
+    del data["failures"]
+    return data
+
+
+@api_view()
+@signed_in_view
+def operations(request):
+    try:
+        rows, before = selectors.operations(queue_name_scope(request.user), request.GET)
+    except selectors.BadFilter as exc:
+        return error(400, "bad_parameter", str(exc))
+    following = None
+    if before is not None:
+        following = request.build_absolute_uri(f"{request.path}?{urlencode({**request.GET.dict(), 'before': before})}")
+    return JsonResponse({"operations": [operation_summary(request, op) for op in rows], "next": following})
 
 
 @api_view()
