@@ -15,6 +15,7 @@ urlpatterns = [
     path(T + "edit", views.edit, name="edit"),
     path("queues/<name:queue>/pause", views.queue_action, {"action": "pause"}, name="pause"),
     path("queues/<name:queue>/resume", views.queue_action, {"action": "resume"}, name="resume"),
+    path("queues/<name:queue>/delete", views.delete_queue, name="delete_queue"),
     path("queues/<name:queue>/batch", views.batch, name="batch"),
     path("queues/<name:queue>/bulk", views.bulk, name="bulk"),
     path("operations/<int:op_id>/", views.operation, name="detail"),

@@ -13,9 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from dlqadmin.access.checks import get_queue_or_404, may, queue_view, signed_in_view
-from dlqadmin.access.roles import OPERATE_QUEUE, REVEAL_QUEUE
-from dlqadmin.asynq import RedisUnavailable, TASK_STATES
+from dlqadmin.access.checks import get_queue_or_404, has_global, may, queue_view, signed_in_view
+from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
+from dlqadmin.asynq import QueueNotFound, RedisUnavailable, TASK_STATES
+from dlqadmin.triage import selectors as triage_selectors
 from dlqadmin.triage import services as triage_services
 
 from . import services
@@ -88,6 +89,39 @@ def queue_action(request, queue, action):
         return _unavailable(request, _queue_url(queue))
     _say(request, result)
     return redirect(_queue_url(queue, request.POST.get("state")))
+
+
+@queue_view()
+def delete_queue(request, queue):
+    """GET: what the queue holds and a typed confirmation (admins). POST: delete it."""
+    if not has_global(request.user, MANAGE_ACCESS):
+        if request.method == "POST":
+            try:
+                services.delete_queue(request, queue)  # records the denial, then refuses
+            except services.Denied:
+                pass
+        raise PermissionDenied("Only admins may delete a queue.")
+    try:
+        info = triage_selectors.queue_info(queue.name)
+    except RedisUnavailable:
+        return _unavailable(request, _queue_url(queue))
+    except QueueNotFound:
+        raise Http404("No such queue.") from None
+    context = {"queue": info, "back": _queue_url(queue), "force": request.POST.get("force") == "1"}
+    if request.method != "POST":
+        return render(request, "operations/delete_queue.html", context)
+    if request.POST.get("confirm_name", "") != queue.name:
+        context["error"] = "Type the queue name exactly to confirm."
+        return render(request, "operations/delete_queue.html", context, status=400)
+    try:
+        result = services.delete_queue(request, queue, force=context["force"])
+    except RedisUnavailable:
+        return _unavailable(request, _queue_url(queue))
+    if not result.ok:
+        context["error"] = result.message
+        return render(request, "operations/delete_queue.html", context, status=409)
+    messages.success(request, result.message)
+    return redirect(reverse("triage:overview"))
 
 
 # --- edit payload, then run --------------------------------------------------------------

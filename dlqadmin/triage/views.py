@@ -8,8 +8,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from dlqadmin.access.checks import may, queue_name_scope, queue_view, signed_in_view, visible_queue_names
-from dlqadmin.access.roles import OPERATE_QUEUE, REVEAL_QUEUE
+from dlqadmin.access.checks import has_global, may, queue_name_scope, queue_view, signed_in_view, visible_queue_names
+from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import TASK_STATES, QueueNotFound, TaskNotFound
 
 from . import selectors, services
@@ -67,6 +67,7 @@ def queue_detail(request, queue):
         "page_sizes": settings.DLQADMIN_PAGE_SIZES,
         "error": error,
         "may_operate": may(request.user, OPERATE_QUEUE, queue),
+        "may_delete_queue": has_global(request.user, MANAGE_ACCESS),
     }
     return _fragment_or_page(request, "triage/queue.html", "task_list", context, status=400 if error else 200)
 
