@@ -22,3 +22,19 @@ class GrantForm(forms.Form):
         if role and role not in QUEUE_ROLES and queues:
             raise forms.ValidationError(f"{role} is a global role; do not pick queues.")
         return data
+
+
+class GroupRuleForm(forms.Form):
+    """A single sign-on mapping rule: members of an IdP group get a role."""
+
+    group = forms.CharField(max_length=256, label="Identity provider group")
+    role = forms.ChoiceField(choices=[(r, f"{r} — {DESCRIPTIONS[r]}") for r in ROLES])
+    all_queues = forms.BooleanField(required=False, label="All queues (including future ones)")
+    queues = forms.MultipleChoiceField(required=False, choices=())
+
+    def __init__(self, *args, queue_names=(), **kwargs):
+        kwargs.setdefault("prefix", "rule")
+        super().__init__(*args, **kwargs)
+        self.fields["queues"].choices = [(n, n) for n in queue_names]
+
+    clean = GrantForm.clean
