@@ -187,7 +187,7 @@ def add_group_rule(group, role, *, queues=(), all_queues=False, actor=None, requ
 
 @transaction.atomic
 def remove_group_rule(rule_id, *, actor=None, request=None):
-    rule = GroupRoleRule.objects.select_for_update().filter(pk=rule_id).first()
+    rule = GroupRoleRule.objects.select_for_update(of=("self",)).filter(pk=rule_id).first()
     if rule is None:
         raise AccessError("That mapping rule no longer exists.")
     before = _rule_rows(rule.group)

@@ -43,7 +43,8 @@ class LoginView(auth_views.LoginView):
         # IdP is configured at all, so nobody is locked out by a half-done set-up).
         local = self.request.GET.get("local") == "1" or self.request.POST.get("local") == "1"
         return {**super().get_context_data(**kwargs), "sso": sso, "local": local,
-                "show_password": settings.DLQADMIN_PASSWORD_LOGIN or local or not sso,
+                "show_password": settings.DLQADMIN_PASSWORD_LOGIN or local or not sso
+                or self.request.method == "POST",
                 "break_glass_only": not settings.DLQADMIN_PASSWORD_LOGIN}
 
     def form_valid(self, form):

@@ -68,3 +68,19 @@ def sso_sign_in(client, idp, login, *, user=None):
     user = user or idp_user(idp)
     callback = user.authorize(start_sign_in(client), login)
     return client.get(callback_path(callback))
+
+
+@pytest.fixture
+def admin_client_factory(roles):
+    """A second browser-like client signed in as an admin (with a second factor)."""
+    from django.test import Client
+
+    from tests.conftest import make_user, sign_in
+
+    def make():
+        from django.contrib.auth import get_user_model
+
+        user = get_user_model().objects.filter(username="root").first() or make_user("root", ("admin",))
+        return sign_in(Client(), user)
+
+    return make

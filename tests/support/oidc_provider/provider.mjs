@@ -60,12 +60,11 @@ const configuration = {
   pkce: { required: () => true },
   scopes: ['openid', 'email', 'profile', 'groups'],
   claims: {
-    openid: ['sub'],
+    // acr / amr (how the user authenticated) with every ID token, as IdPs commonly send them.
+    openid: ['sub', 'acr', 'amr', 'auth_time'],
     email: ['email', 'email_verified'],
     profile: ['name', 'preferred_username'],
     groups: ['groups'],
-    acr: null,
-    amr: null,
   },
   // Claims of the granted scopes go into the ID token as well, as most IdPs do.
   conformIdTokenClaims: false,
