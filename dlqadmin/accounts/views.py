@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -49,6 +49,8 @@ class LoginView(auth_views.LoginView):
 
     def form_valid(self, form):
         user = form.get_user()
+        for key in (oidc.IDP_MFA, oidc.ID_TOKEN):  # a password sign-in owes nothing to an earlier SSO one
+            self.request.session.pop(key, None)
         if not settings.DLQADMIN_PASSWORD_LOGIN:
             setattr(self.request, LOGIN_DETAIL, {"method": "password", "break_glass": True})
             services.record_break_glass_login(user, self.request)
@@ -101,7 +103,11 @@ def oidc_callback(request):
     except oidc.SignInError as exc:
         return _sso_failed(request, exc)
     next_url = request.session.pop(oidc.NEXT, None) or "/"
-    user = services.sso_user(sign_in, request)
+    try:
+        user = services.sso_user(sign_in, request)
+    except IntegrityError:
+        # The same person's first sign-in in two tabs at once: the other one created the user.
+        user = services.sso_user(sign_in, request)
     if not user.is_active:
         services.refuse_sso(request, user, sign_in, "account deactivated", code="inactive")
         return render(request, "accounts/sso_error.html",
