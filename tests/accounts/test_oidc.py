@@ -40,6 +40,24 @@ def test_first_sign_in_creates_the_user_with_the_mapped_roles(client, oidc, sso_
     assert sync.detail["added"] == ["viewer on billing:eu", "viewer on payments"] and sync.detail["removed"] == []
 
 
+def test_the_request_uses_pkce_state_and_nonce(client, oidc):
+    url = urlsplit(start_sign_in(client))
+    query = parse_qs(url.query)
+    assert f"{url.scheme}://{url.netloc}{url.path}" == f"{oidc.issuer}/auth"
+    assert query["response_type"] == ["code"] and query["code_challenge_method"] == ["S256"]
+    assert len(query["code_challenge"][0]) >= 43 and query["state"][0] and query["nonce"][0]
+    assert query["redirect_uri"] == ["http://localhost:8000/login/oidc/callback/"]
+    assert "code_verifier" not in url.query
+
+
+def test_an_idp_error_answer_is_shown_and_audited(client, oidc):
+    state = parse_qs(urlsplit(start_sign_in(client)).query)["state"][0]
+    response = client.get("/login/oidc/callback/", {"error": "access_denied", "error_description": "<b>no</b>",
+                                                    "state": state})
+    assert response.status_code == 400 and "&lt;b&gt;no&lt;/b&gt;" in response.content.decode()
+    assert events("login.failed")[-1].detail == {"method": "oidc", "error": "idp_error"}
+
+
 def test_identity_is_issuer_and_subject_not_the_e_mail(client, oidc, sso_rules):
     get_user_model().objects.create_user("bob", "someone-else@example.org", "x" * 16)  # a local "bob" exists
     sso_sign_in(client, oidc, "bob")
@@ -81,7 +99,7 @@ def test_replayed_code_is_refused(client, oidc, sso_rules):
 
 
 @pytest.mark.parametrize("defect, code", [("expired", "expired"), ("signature", "signature"),
-                                          ("audience", "audience"), ("issuer", "issuer")])
+                                          ("audience", "audience"), ("issuer", "issuer"), ("nonce", "nonce")])
 def test_defective_id_tokens_are_refused(client, oidc, sso_rules, defect, code):
     oidc.defect_next_id_token(defect)
     response = sso_sign_in(client, oidc, "alice")

@@ -72,9 +72,9 @@ class Idp:
         port, control, secret = _free_port(), secrets.token_urlsafe(16), secrets.token_urlsafe(24)
         env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), "CLIENT_ID": CLIENT_ID,
                "CLIENT_SECRET": secret, "CONTROL_TOKEN": control, "ACCOUNTS_FILE": str(ACCOUNTS_FILE)}
-        for name in ("LD_PRELOAD", "FAKETIME", "FAKETIME_NO_CACHE", "TZ"):  # same (fake) clock as the suite
-            if name in os.environ:
-                env[name] = os.environ[name]
+        # The same (possibly libfaketime-shifted) clock as the suite's processes.
+        env.update({k: v for k, v in os.environ.items()
+                    if k in ("LD_PRELOAD", "TZ", "DONT_FAKE_MONOTONIC") or k.startswith("FAKETIME")})
         process = subprocess.Popen(["node", "provider.mjs"], cwd=PROVIDER_DIR, env=env, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
         ready, output = threading.Event(), []
@@ -110,8 +110,9 @@ class Idp:
         return self._call("GET", "/_test/now")["now"]
 
     def defect_next_id_token(self, defect):
-        """The next ID token is 'expired', for another 'audience', from another 'issuer'
-        or signed with a wrong key ('signature'), re-signed by the provider itself."""
+        """The next ID token is 'expired', for another 'audience', from another 'issuer',
+        for another sign-in ('nonce') or signed with a wrong key ('signature'); re-signed by
+        the provider itself."""
         self._call("POST", "/_test/defect", {"defect": defect})
 
     def set_account(self, login, **change):

@@ -2,7 +2,7 @@
 // its own login and consent pages, test accounts from a JSON file, and a few control
 // endpoints (guarded by a per-run token) that the tests use to change an account's groups
 // or to make the *next* ID token defective (expired, wrong audience, unknown issuer,
-// wrong signature). Defective tokens are issued by this provider with its own clock.
+// another sign-in's nonce, wrong signature). Defective tokens are issued by this provider with its own clock.
 //
 // Environment: PORT, CLIENT_ID, CLIENT_SECRET, CONTROL_TOKEN, ACCOUNTS_FILE.
 import { readFileSync } from 'node:fs';
@@ -133,6 +133,7 @@ async function defective(idToken, defect) {
   if (defect === 'expired') Object.assign(claims, { iat: now - 7200, exp: now - 3600 });
   else if (defect === 'audience') claims.aud = 'some-other-client';
   else if (defect === 'issuer') claims.iss = `${issuer}/elsewhere`;
+  else if (defect === 'nonce') claims.nonce = 'not-the-nonce-of-this-sign-in';
   else if (defect === 'signature') key = rogueJwk;
   else throw new Error(`unknown defect ${defect}`);
   return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
