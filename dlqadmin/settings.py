@@ -129,6 +129,21 @@ SESSION_COOKIE_AGE = DLQADMIN_SESSION_MAX_AGE_SECONDS
 DLQADMIN_REQUIRE_MFA = env.bool("DLQADMIN_REQUIRE_MFA", default=not DEBUG)
 OTP_TOTP_ISSUER = "dlqadmin"
 
+# Single sign-on with OpenID Connect (README "Single sign-on"): on when an issuer is set.
+# The redirect URI to register at the IdP is DLQADMIN_BASE_URL + /login/oidc/callback/.
+DLQADMIN_OIDC_ISSUER = env.str("DLQADMIN_OIDC_ISSUER", default="").rstrip("/")
+DLQADMIN_OIDC_CLIENT_ID = env.str("DLQADMIN_OIDC_CLIENT_ID", default="")
+DLQADMIN_OIDC_CLIENT_SECRET = env.str("DLQADMIN_OIDC_CLIENT_SECRET", default="")
+DLQADMIN_OIDC_GROUPS_CLAIM = env.str("DLQADMIN_OIDC_GROUPS_CLAIM", default="groups")
+DLQADMIN_OIDC_SCOPES = env.str("DLQADMIN_OIDC_SCOPES", default="openid email profile")
+# The IdP's word for "a second factor was used": any of these amr values, or this acr.
+# Empty both to always ask for our own TOTP code.
+DLQADMIN_OIDC_MFA_AMR = env.list("DLQADMIN_OIDC_MFA_AMR", default=["mfa"])
+DLQADMIN_OIDC_MFA_ACR = env.list("DLQADMIN_OIDC_MFA_ACR", default=[])
+DLQADMIN_OIDC_TIMEOUT_SECONDS = env.int("DLQADMIN_OIDC_TIMEOUT_SECONDS", default=10)
+# false: local passwords only for users marked break-glass (manage.py break_glass).
+DLQADMIN_PASSWORD_LOGIN = env.bool("DLQADMIN_PASSWORD_LOGIN", default=True)
+
 # Lockout after repeated failures (per user name and address pair).
 AXES_FAILURE_LIMIT = env.int("DLQADMIN_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("DLQADMIN_LOGIN_COOLOFF_MINUTES", default=15))

@@ -12,6 +12,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("login/", accounts_views.login, name="login"),
+    path("login/oidc/", accounts_views.oidc_start, name="oidc_start"),
+    path("login/oidc/callback/", accounts_views.oidc_callback, name="oidc_callback"),
     path("logout/", accounts_views.logout, name="logout"),
     path("account/", include("dlqadmin.accounts.urls")),
     path("access/", include("dlqadmin.access.urls")),

@@ -4,8 +4,9 @@ from django.contrib.auth import get_user_model
 from .roles import DESCRIPTIONS, QUEUE_ROLES, ROLES
 
 
-class GrantForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=get_user_model().objects.order_by("username"), to_field_name="username")
+class _RoleScopeForm(forms.Form):
+    """A role and where it applies: chosen queues, every queue, or globally."""
+
     role = forms.ChoiceField(choices=[(r, f"{r} — {DESCRIPTIONS[r]}") for r in ROLES])
     all_queues = forms.BooleanField(required=False, label="All queues (including future ones)")
     queues = forms.MultipleChoiceField(required=False, choices=())
@@ -22,3 +23,19 @@ class GrantForm(forms.Form):
         if role and role not in QUEUE_ROLES and queues:
             raise forms.ValidationError(f"{role} is a global role; do not pick queues.")
         return data
+
+
+class GrantForm(_RoleScopeForm):
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.order_by("username"), to_field_name="username")
+    field_order = ["user", "role", "all_queues", "queues"]
+
+
+class GroupRuleForm(_RoleScopeForm):
+    """A single sign-on mapping rule: members of an IdP group get a role."""
+
+    group = forms.CharField(max_length=256, label="Identity provider group")
+    field_order = ["group", "role", "all_queues", "queues"]
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "rule")
+        super().__init__(*args, **kwargs)

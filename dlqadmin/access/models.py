@@ -27,12 +27,21 @@ class Queue(models.Model):
         return self.name
 
 
+MANUAL = "manual"
+SSO = "sso"
+GRANT_SOURCES = [(MANUAL, "given by hand"), (SSO, "from the identity provider's groups")]
+
+
 class QueueGrant(models.Model):
-    """User U holds per-queue role R on queue Q. Guardian permissions derive from these."""
+    """User U holds per-queue role R on queue Q. Guardian permissions derive from these.
+
+    `source` keeps grants given by hand apart from those derived from the identity
+    provider's groups at sign-in: each sign-in rewrites only the SSO ones."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_grants")
     role = models.CharField(max_length=32, choices=[(r, r) for r in QUEUE_ROLES])
     queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="grants")
+    source = models.CharField(max_length=8, choices=GRANT_SOURCES, default=MANUAL)
     granted_at = models.DateTimeField(default=clock.now)
     granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -46,7 +55,8 @@ class QueueGrant(models.Model):
             ("view_audit", "Read and export the audit log"),
             ("manage_access", "Manage users, roles and grants"),
         ]
-        constraints = [models.UniqueConstraint(fields=["user", "role", "queue"], name="one_grant_per_role_queue")]
+        constraints = [models.UniqueConstraint(fields=["user", "role", "queue", "source"],
+                                               name="one_grant_per_role_queue_source")]
 
     def __str__(self):
         return f"{self.user} {self.role} on {self.queue}"
@@ -57,3 +67,25 @@ class SessionEpoch(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="session_epoch")
     epoch = models.PositiveIntegerField(default=0)
+
+
+class GroupRoleRule(models.Model):
+    """Members of the identity provider's group `group` get `role`: on `queue`, or on every
+    queue (per-queue roles) / globally (global roles) when `queue` is empty. Applied at
+    each single sign-on; edited on the Users page."""
+
+    group = models.CharField(max_length=256)
+    role = models.CharField(max_length=32)
+    queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.CASCADE, related_name="group_rules")
+    created_at = models.DateTimeField(default=clock.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["group", "role", "queue__name"]
+        default_permissions = ()
+        constraints = [models.UniqueConstraint(fields=["group", "role", "queue"], nulls_distinct=False,
+                                               name="one_rule_per_group_role_queue")]
+
+    def __str__(self):
+        return f"{self.group} -> {self.role} on {self.queue or '*'}"

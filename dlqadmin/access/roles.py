@@ -54,3 +54,13 @@ GLOBAL_PERMISSION_CODENAMES = (MANAGE_POLICIES, VIEW_AUDIT, MANAGE_ACCESS)
 def perm_name(codename):
     """'view_queue' -> 'access.view_queue' (what user.has_perm expects)."""
     return f"access.{codename}"
+
+
+# All-queue and global roles derived from the identity provider's groups are held through
+# twin groups ("sso:viewer" carries viewer's permissions), so a sign-in can rewrite them
+# without touching a role given by hand.
+SSO_GROUP_PREFIX = "sso:"
+
+
+def sso_group_name(role):
+    return f"{SSO_GROUP_PREFIX}{role}"

@@ -7,9 +7,9 @@ from django.views.decorators.http import require_POST
 
 from . import selectors
 from .checks import global_view
-from .forms import GrantForm
+from .forms import GrantForm, GroupRuleForm
 from .roles import MANAGE_ACCESS, ROLES
-from .services import AccessError, end_sessions, grant, revoke, set_active
+from .services import AccessError, add_group_rule, end_sessions, grant, remove_group_rule, revoke, set_active
 
 
 @global_view(MANAGE_ACCESS)
@@ -25,9 +25,46 @@ def users(request):
         else:
             messages.success(request, f"Granted {data['role']} to {data['user'].username}.")
             return redirect("access:users")
-    rows = selectors.users_with_roles()
-    return render(request, "access/users.html", {"rows": rows, "form": form, "roles": ROLES},
-                  status=400 if form.errors else 200)
+    return _users_page(request, form=form)
+
+
+def _users_page(request, *, form=None, rule_form=None):
+    names = selectors.queue_names()
+    form = form or GrantForm(queue_names=names)
+    rule_form = rule_form or GroupRuleForm(queue_names=names)
+    return render(request, "access/users.html", {
+        "rows": selectors.users_with_roles(), "form": form, "roles": ROLES,
+        "rule_form": rule_form, "rules": selectors.group_rules(),
+    }, status=400 if form.errors or rule_form.errors else 200)
+
+
+@require_POST
+@global_view(MANAGE_ACCESS)
+def add_rule(request):
+    form = GroupRuleForm(request.POST, queue_names=selectors.queue_names())
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            add_group_rule(data["group"], data["role"], queues=data["queues"], all_queues=data["all_queues"],
+                           actor=request.user, request=request)
+        except AccessError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Members of {data['group']} get {data['role']} from their next sign-in.")
+            return redirect("access:users")
+    return _users_page(request, rule_form=form)
+
+
+@require_POST
+@global_view(MANAGE_ACCESS)
+def remove_rule(request, pk):
+    try:
+        remove_group_rule(pk, actor=request.user, request=request)
+    except AccessError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Mapping rule removed; it applies from each member's next sign-in.")
+    return redirect("access:users")
 
 
 def _target(username):

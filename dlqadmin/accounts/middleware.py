@@ -9,6 +9,7 @@ from django.urls import reverse
 from dlqadmin.access.services import current_epoch
 
 from . import mfa, sessions
+from .oidc import IDP_MFA
 from .signals import LOGOUT_CAUSE
 
 # Requests an htmx poll makes do not count as activity for the idle timer.
@@ -45,14 +46,17 @@ _MFA_EXEMPT = ("/login/", "/logout/", "/account/mfa/", "/static/")
 
 class MfaMiddleware:
     """Users with a confirmed device must enter a code; users whose role requires a
-    second factor and who have none must enrol before doing anything else."""
+    second factor and who have none must enrol before doing anything else (unless
+    they signed in through an IdP that says a second factor was used)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         user = request.user
-        if user.is_authenticated and not user.is_verified() and not request.path.startswith(_MFA_EXEMPT):
+        # A second factor the identity provider vouched for (amr / acr) counts as ours.
+        if (user.is_authenticated and not user.is_verified() and not request.session.get(IDP_MFA)
+                and not request.path.startswith(_MFA_EXEMPT)):
             if mfa.confirmed_device(user):
                 target = "accounts:mfa_verify"
             elif mfa.required_for(user):

@@ -12,6 +12,8 @@ from . import sessions
 
 # Set on the request by code that ends a session for a reason (idle timeout...).
 LOGOUT_CAUSE = "_dlq_logout_cause"
+# Set on the request by the sign-in view: how the user signed in (password, oidc...).
+LOGIN_DETAIL = "_dlq_login_detail"
 
 
 @receiver(user_logged_in)
@@ -25,7 +27,14 @@ def _start_session_clock(sender, request, user, **kwargs):
 @receiver(user_logged_in)
 def _audit_login(sender, request, user, **kwargs):
     audit.record(audit_actions.LOGIN, request=request, actor=user, target=f"user:{user.get_username()}",
-                 detail={"second_factor": "pending" if _has_device(user) else "none"})
+                 detail={"second_factor": _second_factor(request, user),
+                         **(getattr(request, LOGIN_DETAIL, None) or {})})
+
+
+def _second_factor(request, user):
+    if (getattr(request, LOGIN_DETAIL, None) or {}).get("idp_second_factor"):
+        return "idp"
+    return "pending" if _has_device(user) else "none"
 
 
 def _has_device(user):
