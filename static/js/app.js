@@ -25,3 +25,28 @@ document.addEventListener("click", function (event) {
     done(ok ? "Copied" : "Copy failed");
   }
 });
+
+// Confirmation before destructive actions: <form data-confirm="What will happen."
+// data-confirm-button="Yes, delete the task">. The dialog lives in base.html; no
+// inline script (strict CSP). Runs in the capture phase, before htmx sees the submit.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.matches || !form.matches("form[data-confirm]")) return;
+  if (form.dataset.confirmed === "1") { delete form.dataset.confirmed; return; }
+  var dialog = document.getElementById("confirm-dialog");
+  if (!dialog || typeof dialog.showModal !== "function") return;  // old browser: no second step
+  event.preventDefault();
+  event.stopImmediatePropagation();
+  var submitter = event.submitter || null;
+  dialog.querySelector(".confirm-message").textContent = form.dataset.confirm;
+  var yes = dialog.querySelector(".confirm-yes");
+  yes.textContent = form.dataset.confirmButton || "Yes, go ahead";
+  dialog.returnValue = "";
+  dialog.onclose = function () {
+    if (dialog.returnValue !== "yes") return;
+    form.dataset.confirmed = "1";
+    if (form.requestSubmit) { form.requestSubmit(submitter); } else { form.submit(); }
+  };
+  dialog.showModal();
+  dialog.querySelector(".confirm-no").focus();
+}, true);

@@ -43,6 +43,7 @@ def test_lockout_after_repeated_failures(client, staff, settings):
     locked = post_login(client, "staff", "wrong")
     assert locked.status_code == 429
     assert "Sign-in temporarily locked" in locked.content.decode()
+    assert "Try again in 15 minutes." in locked.content.decode() and "PT15M" not in locked.content.decode()
     # Even the right password is refused while locked, with the same clear page.
     again = post_login(client, "staff")
     assert again.status_code == 429 and "Too many failed sign-in attempts" in again.content.decode()

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 from django import template
@@ -32,3 +33,20 @@ def utc(value):
     if not value:
         return "—"
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+
+
+@register.filter
+def iso_duration(value):
+    """'PT15M' (ISO 8601, as django-axes gives a cool-off) -> '15 minutes'."""
+    m = _ISO_DURATION.match(str(value or ""))
+    if not m or not any(m.groups()):
+        return value
+    parts = []
+    for amount, unit in zip(m.groups(), ("day", "hour", "minute", "second")):
+        if amount and float(amount):
+            n = int(float(amount))
+            parts.append(f"{n} {unit}{'s' if n != 1 else ''}")
+    return ", ".join(parts) or value
