@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from . import selectors
 from .checks import global_view
 from .forms import GrantForm, GroupRuleForm
-from .roles import MANAGE_ACCESS, ROLES
+from .roles import MANAGE_ACCESS, QUEUE_ROLES, ROLES
 from .services import AccessError, add_group_rule, end_sessions, grant, remove_group_rule, revoke, set_active
 
 
@@ -34,7 +34,7 @@ def _users_page(request, *, form=None, rule_form=None):
     rule_form = rule_form or GroupRuleForm(queue_names=names)
     return render(request, "access/users.html", {
         "rows": selectors.users_with_roles(), "form": form, "roles": ROLES,
-        "rule_form": rule_form, "rules": selectors.group_rules(),
+        "rule_form": rule_form, "rules": selectors.group_rules(), "queue_roles": list(QUEUE_ROLES),
     }, status=400 if form.errors or rule_form.errors else 200)
 
 

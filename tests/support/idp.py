@@ -7,12 +7,10 @@ file changes), starts it on 127.0.0.1 on the first free port from DLQADMIN_TEST_
 one): tests pin the application's clock to `idp.now()`.
 """
 
-import hashlib
 import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import threading
@@ -22,27 +20,16 @@ from urllib.parse import urljoin
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.npm import ensure_installed
+
 PROVIDER_DIR = Path(__file__).parent / "oidc_provider"
 ACCOUNTS_FILE = PROVIDER_DIR / "accounts.json"
 CLIENT_ID = "dlqadmin"
-_STAMP = PROVIDER_DIR / "node_modules" / ".dlqadmin-lock-sha256"
 
 
 def accounts():
     with open(ACCOUNTS_FILE, encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def _install():
-    if not shutil.which("node") or not shutil.which("npm"):
-        subprocess.run([str(ROOT / "scripts" / "ensure-node")], check=True)
-    digest = hashlib.sha256((PROVIDER_DIR / "package-lock.json").read_bytes()).hexdigest()
-    if _STAMP.exists() and _STAMP.read_text().strip() == digest:
-        return
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PROVIDER_DIR, check=True,
-                   timeout=300)
-    _STAMP.write_text(digest)
 
 
 def _free_port():
@@ -68,7 +55,7 @@ class Idp:
 
     @classmethod
     def start(cls):
-        _install()
+        ensure_installed(PROVIDER_DIR)
         port, control, secret = _free_port(), secrets.token_urlsafe(16), secrets.token_urlsafe(24)
         env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), "CLIENT_ID": CLIENT_ID,
                "CLIENT_SECRET": secret, "CONTROL_TOKEN": control, "ACCOUNTS_FILE": str(ACCOUNTS_FILE)}
