@@ -138,9 +138,15 @@ DLQADMIN_OIDC_GROUPS_CLAIM = env.str("DLQADMIN_OIDC_GROUPS_CLAIM", default="grou
 DLQADMIN_OIDC_SCOPES = env.str("DLQADMIN_OIDC_SCOPES", default="openid email profile")
 # The IdP's word for "a second factor was used": any of these amr values, or this acr.
 # Empty both to always ask for our own TOTP code.
-DLQADMIN_OIDC_MFA_AMR = env.list("DLQADMIN_OIDC_MFA_AMR", default=["mfa"])
+DLQADMIN_OIDC_MFA_AMR = env.list("DLQADMIN_OIDC_MFA_AMR", default=[])
 DLQADMIN_OIDC_MFA_ACR = env.list("DLQADMIN_OIDC_MFA_ACR", default=[])
 DLQADMIN_OIDC_TIMEOUT_SECONDS = env.int("DLQADMIN_OIDC_TIMEOUT_SECONDS", default=10)
+# Only accounts of these domains may sign in (hd claim or verified e-mail); empty = any account
+# the IdP vouches for. Set it for IdPs that anyone can have an account at (Google).
+DLQADMIN_OIDC_ALLOWED_DOMAINS = env.list("DLQADMIN_OIDC_ALLOWED_DOMAINS", default=[])
+# ID-token signature algorithms we accept, whatever the IdP offers ("none" never).
+DLQADMIN_OIDC_ALGORITHMS = [a for a in env.list("DLQADMIN_OIDC_ALGORITHMS", default=["RS256", "PS256", "ES256", "EdDSA"])
+                            if a.lower() != "none"]
 # false: local passwords only for users marked break-glass (manage.py break_glass).
 DLQADMIN_PASSWORD_LOGIN = env.bool("DLQADMIN_PASSWORD_LOGIN", default=True)
 

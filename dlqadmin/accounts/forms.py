@@ -9,27 +9,22 @@ class PasswordLoginForm(AuthenticationForm):
     """Django's sign-in form, refusing (audited) non-break-glass users when
     DLQADMIN_PASSWORD_LOGIN is off."""
 
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "password_login_off": "Password sign-in is turned off: use single sign-on.",
-    }
-
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
         if not services.password_login_allowed(user, self.request):
-            raise forms.ValidationError(self.error_messages["password_login_off"], code="password_login_off")
+            # The same answer as a wrong password: a distinct one would tell that this one was right.
+            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login",
+                                        params={"username": self.username_field.verbose_name})
 
 
 class AdminPasswordLoginForm(AdminAuthenticationForm):
     """The Django admin's sign-in form with the same rule (it is another password door)."""
 
-    error_messages = PasswordLoginForm.error_messages | AdminAuthenticationForm.error_messages
-
     def confirm_login_allowed(self, user):
         super().confirm_login_allowed(user)
         if not services.password_login_allowed(user, self.request):
-            raise forms.ValidationError(PasswordLoginForm.error_messages["password_login_off"],
-                                        code="password_login_off")
+            raise forms.ValidationError(self.error_messages["invalid_login"], code="invalid_login",
+                                        params={"username": self.username_field.verbose_name})
 
 
 class TokenForm(forms.Form):

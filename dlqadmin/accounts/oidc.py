@@ -31,10 +31,11 @@ _MAX_GROUPS = 500
 
 
 class SignInError(Exception):
-    def __init__(self, code, message):
+    def __init__(self, code, message, detail=""):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail  # the IdP's own words: audited, never shown
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,10 @@ def _metadata(client):
     if str(metadata.get("issuer", "")).rstrip("/") != settings.DLQADMIN_OIDC_ISSUER:
         # The discovery document speaks for another issuer: not the IdP we trust.
         raise SignInError("issuer", "The identity provider answered for an unknown issuer.")
+    # Authlib accepts the algorithms the IdP lists; never more than ours (and never "none").
+    offered = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+    metadata["id_token_signing_alg_values_supported"] = [
+        a for a in offered if a in settings.DLQADMIN_OIDC_ALGORITHMS] or ["RS256"]
     return metadata
 
 
@@ -122,9 +127,14 @@ def _claim_error(exc):
 
 def finish(request):
     """Check the IdP's answer at the callback; a SignIn, or SignInError."""
+    state = request.GET.get("state", "")
+    if not state or len(state) > 500 or f"_state_dlqadmin_{state}" not in request.session:
+        # Not an answer to a sign-in this browser started: refused before any work or network call.
+        raise SignInError("state", "This sign-in link is not valid (expired, used already, or from another "
+                                   "browser); start again.")
     if request.GET.get("error"):
-        raise SignInError("idp_error", "The identity provider refused the sign-in: "
-                          + (request.GET.get("error_description") or request.GET["error"])[:200])
+        raise SignInError("idp_error", "The identity provider refused the sign-in.",
+                          detail=(request.GET.get("error_description") or request.GET["error"])[:200])
     client = _client()
     metadata = _metadata(client)
     issuer, client_id = metadata["issuer"], settings.DLQADMIN_OIDC_CLIENT_ID
@@ -157,6 +167,10 @@ def finish(request):
     claims = dict(token.get("userinfo") or {})
     if not claims or not token.get("id_token"):
         raise SignInError("id_token", "The identity provider sent no ID token.")
+    if not isinstance(claims.get("sub"), str) or len(claims["sub"]) > 255 or "\x00" in claims["sub"]:
+        raise SignInError("id_token", "The identity provider's ID token has a subject we cannot store.")
+    if settings.DLQADMIN_OIDC_ALLOWED_DOMAINS and not allowed_domain(claims):
+        raise SignInError("domain", "Your account at the identity provider is not one of this company's.")
     return SignIn(issuer=issuer, subject=str(claims["sub"]), claims=claims,
                   groups=_groups(client, metadata, token, claims), id_token=token["id_token"],
                   idp_second_factor=idp_second_factor(claims))
@@ -177,7 +191,20 @@ def _groups(client, metadata, token, claims):
         groups = [groups]
     if not isinstance(groups, list):
         return []
-    return sorted({g[:256] for g in groups if isinstance(g, str) and g})[:_MAX_GROUPS]
+    return sorted({g[:256] for g in groups if isinstance(g, str) and g and "\x00" not in g})[:_MAX_GROUPS]
+
+
+def allowed_domain(claims):
+    """An IdP shared with the world (Google, Entra multi-tenant) lets anyone sign in: only
+    accounts of DLQADMIN_OIDC_ALLOWED_DOMAINS pass, by the hosted domain (`hd`) or a
+    verified e-mail address."""
+    allowed = {d.lower() for d in settings.DLQADMIN_OIDC_ALLOWED_DOMAINS}
+    hd = claims.get("hd")
+    if isinstance(hd, str) and hd.lower() in allowed:
+        return True
+    email = claims.get("email")
+    return (isinstance(email, str) and claims.get("email_verified") is True
+            and email.rpartition("@")[2].lower() in allowed)
 
 
 def idp_second_factor(claims):

@@ -1,6 +1,7 @@
 """Writes of sign-in: users made just in time by single sign-on, break-glass accounts."""
 
 import re
+import unicodedata
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,7 +28,9 @@ def _free_username(claims):
     User = get_user_model()
     email = claims.get("email") if isinstance(claims.get("email"), str) else ""
     preferred = claims.get("preferred_username") if isinstance(claims.get("preferred_username"), str) else ""
-    base = _NAME_UNSAFE.sub("", preferred or email.split("@")[0])[:100] or "sso-user"
+    # Normalised first, as Django stores user names (NFKC), so the uniqueness check below is
+    # of the name actually saved; "ｆｕｌｌ" and "full" are one name.
+    base = _NAME_UNSAFE.sub("", unicodedata.normalize("NFKC", preferred or email.split("@")[0]))[:100] or "sso-user"
     name, n = base, 1
     while User.objects.filter(username=name).exists():
         n += 1
@@ -40,7 +43,7 @@ def sso_user(sign_in, request=None):
     """The user behind an accepted OIDC sign-in (created on first sign-in), with their
     SSO-derived roles recomputed from `sign_in.groups`."""
     claims = sign_in.claims
-    email = claims.get("email") if isinstance(claims.get("email"), str) else ""
+    email = claims.get("email") if isinstance(claims.get("email"), str) and "\x00" not in claims["email"] else ""
     identity = (OidcIdentity.objects.select_for_update().select_related("user")
                 .filter(issuer=sign_in.issuer, subject=sign_in.subject).first())
     if identity is None:

@@ -88,7 +88,7 @@ def oidc_start(request):
 
 def _sso_failed(request, exc):
     record(audit_actions.LOGIN_FAILED, request=request, target="oidc", outcome="failed", message=exc.message,
-           detail={"method": "oidc", "error": exc.code})
+           detail={"method": "oidc", "error": exc.code, **({"idp_said": exc.detail} if exc.detail else {})})
     return render(request, "accounts/sso_error.html", {"message": exc.message}, status=400)
 
 
@@ -121,8 +121,9 @@ def oidc_callback(request):
                                     "idp_second_factor": sign_in.idp_second_factor})
     auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[oidc.ID_TOKEN] = sign_in.id_token
-    if sign_in.idp_second_factor:
-        request.session[oidc.IDP_MFA] = True
+    # Written every time: a new sign-in of the same user without a second factor must not
+    # keep an earlier one's.
+    request.session[oidc.IDP_MFA] = bool(sign_in.idp_second_factor)
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
                                            require_https=request.is_secure()):
         next_url = "/"

@@ -54,8 +54,20 @@ def test_an_idp_error_answer_is_shown_and_audited(client, oidc):
     state = parse_qs(urlsplit(start_sign_in(client)).query)["state"][0]
     response = client.get("/login/oidc/callback/", {"error": "access_denied", "error_description": "<b>no</b>",
                                                     "state": state})
-    assert response.status_code == 400 and "&lt;b&gt;no&lt;/b&gt;" in response.content.decode()
-    assert events("login.failed")[-1].detail == {"method": "oidc", "error": "idp_error"}
+    html = response.content.decode()
+    assert response.status_code == 400 and "The identity provider refused the sign-in." in html
+    assert "<b>no</b>" not in html and "&lt;b&gt;no" not in html  # its words are not our page's
+    assert events("login.failed")[-1].detail == {"method": "oidc", "error": "idp_error", "idp_said": "<b>no</b>"}
+
+
+def test_a_callback_this_browser_did_not_start_is_refused_before_any_work(client, oidc, monkeypatch):
+    from dlqadmin.accounts import oidc as oidc_module
+
+    monkeypatch.setattr(oidc_module, "_client", lambda: pytest.fail("no IdP call for a foreign callback"))
+    for query in ({"error": "access_denied", "error_description": "call +1-555", "state": "forged"},
+                  {"code": "x", "state": "forged"}, {"code": "x"}, {"state": "s\x00" * 400}):
+        response = client.get("/login/oidc/callback/", query)
+        assert response.status_code == 400 and "This sign-in link is not valid" in response.content.decode()
 
 
 def test_identity_is_issuer_and_subject_not_the_e_mail(client, oidc, sso_rules):
@@ -289,7 +301,8 @@ def test_password_sign_in_off_except_for_break_glass_users(client, oidc, roles, 
     assert 'id="id_password"' in client.get("/login/?local=1").content.decode()
 
     refused = post_login(client, "staff")
-    assert refused.status_code == 200 and "Password sign-in is turned off" in refused.content.decode()
+    # The answer of a wrong password: it must not tell that this one was right.
+    assert refused.status_code == 200 and "Please enter a correct" in refused.content.decode()
     assert events("login.failed")[-1].outcome == "denied"
     assert signed_in_as(client) is False
 
@@ -308,5 +321,34 @@ def test_the_admin_sign_in_form_also_refuses_passwords_when_off(client, roles, s
     user.is_staff = True
     user.save()
     response = client.post("/admin/login/?next=/admin/", {"username": "boss", "password": PASSWORD})
-    assert response.status_code == 200 and "Password sign-in is turned off" in response.content.decode()
+    assert response.status_code == 200 and "Please enter the correct" in response.content.decode()
     assert events("login.failed")[-1].outcome == "denied"
+
+
+def test_hostile_names_from_the_idp_become_valid_unique_user_names(db):
+    from dlqadmin.accounts.services import _free_username
+
+    get_user_model().objects.create_user("admin", "a@example.org", "x" * 16)
+    assert _free_username({"preferred_username": "ａｄｍｉｎ"}) == "admin-2"  # NFKC: the same name
+    long_name = _free_username({"preferred_username": "\ufdfa" * 100})
+    assert 0 < len(long_name) <= 150
+    assert _free_username({"email": "\x00@x"}) == "sso-user"
+
+
+def test_none_is_never_an_accepted_algorithm(oidc, settings):
+    from dlqadmin.accounts import oidc as oidc_module
+
+    settings.DLQADMIN_OIDC_ALGORITHMS = ["RS256"]
+    metadata = oidc_module._metadata(oidc_module._client())
+    assert metadata["id_token_signing_alg_values_supported"] == ["RS256"]
+
+
+def test_allowed_domains_keep_outsiders_out(settings):
+    from dlqadmin.accounts.oidc import allowed_domain
+
+    settings.DLQADMIN_OIDC_ALLOWED_DOMAINS = ["example.com"]
+    assert allowed_domain({"hd": "example.com"})
+    assert allowed_domain({"email": "jo@Example.com", "email_verified": True})
+    assert not allowed_domain({"email": "jo@example.com", "email_verified": False})
+    assert not allowed_domain({"email": "jsmith@gmail.com", "email_verified": True})
+    assert not allowed_domain({"email": "x@example.com.evil.org", "email_verified": True})
