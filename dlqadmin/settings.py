@@ -91,7 +91,7 @@ ROOT_URLCONF = "dlqadmin.urls"
 
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "BACKEND": "dlqadmin.core.templates.Backend",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {

@@ -10,8 +10,8 @@ from .models import Queue, QueueGrant
 from .roles import ROLES
 
 
-def queue_names():
-    return list(Queue.objects.values_list("name", flat=True))
+def queues():
+    return list(Queue.objects.all())
 
 
 def users_with_roles():
@@ -19,8 +19,8 @@ def users_with_roles():
     role_groups = Prefetch("groups", queryset=Group.objects.filter(name__in=ROLES), to_attr="role_groups")
     users = list(get_user_model().objects.order_by("username").prefetch_related(role_groups))
     grants = defaultdict(lambda: defaultdict(list))
-    for user_id, role, queue in QueueGrant.objects.order_by("queue__name").values_list(
-            "user_id", "role", "queue__name"):
+    for user_id, role, queue in QueueGrant.objects.order_by("queue__label").values_list(
+            "user_id", "role", "queue__label"):
         grants[user_id][role].append(queue)
     rows = []
     for user in users:

@@ -8,11 +8,12 @@ request id, address and user agent.
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
 from dlqadmin import audit
 from dlqadmin.audit import actions as audit_actions
+from dlqadmin.core import names as qnames
 
 from . import registry
 from .models import Queue, QueueGrant, SessionEpoch
@@ -92,7 +93,8 @@ def grant(user, role, *, queues=(), all_queues=False, actor=None, request=None):
         queue = registry.ensure(name)
         QueueGrant.objects.get_or_create(user=user, role=role, queue=queue, defaults={"granted_by": actor})
         _sync_object_perms(user, queue)
-    _audit(audit_actions.GRANT, user, actor, request, role=role, scope="queues", queues=sorted(set(queues)))
+    _audit(audit_actions.GRANT, user, actor, request, role=role, scope="queues",
+           queues=sorted({qnames.display(q) for q in queues}))
 
 
 @transaction.atomic
@@ -102,7 +104,8 @@ def revoke(user, role, *, queues=(), actor=None, request=None):
     if queues:
         if role not in QUEUE_ROLES:
             raise AccessError(f"{role} is a global role; it cannot be limited to queues.")
-        targets = list(Queue.objects.filter(name__in=queues))
+        # By name, or by the label a page showed (the users page posts labels back).
+        targets = list(Queue.objects.filter(Q(key__in=[qnames.key(n) for n in queues]) | Q(label__in=queues)))
     else:
         user.groups.remove(group)
         targets = list(Queue.objects.filter(grants__user=user, grants__role=role).distinct())
@@ -110,7 +113,7 @@ def revoke(user, role, *, queues=(), actor=None, request=None):
     for queue in targets:
         _sync_object_perms(user, queue)
     _audit(audit_actions.REVOKE, user, actor, request, role=role,
-           scope="queues" if queues else "everywhere", queues=sorted(q.name for q in targets))
+           scope="queues" if queues else "everywhere", queues=sorted(q.label for q in targets))
 
 
 def _bump_epoch(user):
@@ -142,7 +145,7 @@ def set_active(user, active, actor=None, request=None):
 def roles_of(user):
     """{role: ["*"] or [queue names]} for display."""
     result = {g: ["*"] for g in user.groups.filter(name__in=ROLES).values_list("name", flat=True)}
-    for role, queue in QueueGrant.objects.filter(user=user).values_list("role", "queue__name"):
+    for role, queue in QueueGrant.objects.filter(user=user).values_list("role", "queue__label"):
         if result.get(role) != ["*"]:
             result.setdefault(role, []).append(queue)
     return result

@@ -14,7 +14,7 @@ from .services import AccessError, end_sessions, grant, revoke, set_active
 
 @global_view(MANAGE_ACCESS)
 def users(request):
-    form = GrantForm(request.POST or None, queue_names=selectors.queue_names())
+    form = GrantForm(request.POST or None, queues=selectors.queues())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
