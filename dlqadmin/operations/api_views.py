@@ -9,6 +9,7 @@ from django.urls import reverse
 from dlqadmin.access.checks import get_queue_or_404, queue_view, signed_in_view
 from dlqadmin.api.auth import api_view, error
 from dlqadmin.asynq import RedisUnavailable
+from dlqadmin.core import names as qnames
 
 from . import services
 from .models import Operation
@@ -54,7 +55,7 @@ def operation_json(request, op):
         "url": request.build_absolute_uri(reverse("api:operation", args=[op.pk])),
         "status": op.status,
         "action": op.action,
-        "queue": op.queue,
+        "queue": qnames.display(op.queue),
         "state": op.state or None,
         "filter": op.filter,
         "rate": op.rate,

@@ -12,6 +12,8 @@ either moved or untouched, never half-moved).
 from django.conf import settings
 from django.db import models
 
+from dlqadmin.core import names as qnames
+
 
 class Operation(models.Model):
     QUEUED = "queued"
@@ -27,7 +29,11 @@ class Operation(models.Model):
     ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive")]
 
     action = models.CharField(max_length=16, choices=ACTIONS)
-    queue = models.CharField(max_length=500, db_index=True)
+    # The queue is any bytes (core/names.py): exact bytes, sha256 key, display label.
+    # `queue` (a property, also accepted by the constructor) is the name as asynq holds it.
+    queue_raw = models.BinaryField(default=b"")
+    queue_key = models.CharField(max_length=64, db_index=True, default="")
+    queue_label = models.TextField(default="")
     state = models.CharField(max_length=16)
     group = models.CharField(max_length=500, blank=True, default="")
     filter = models.JSONField(default=dict, blank=True)  # TaskFilter.to_query(); {} = every task
@@ -59,7 +65,15 @@ class Operation(models.Model):
         indexes = [models.Index(fields=["status", "lease_expires"])]
 
     def __str__(self):
-        return f"{self.action} {self.queue}/{self.state} #{self.pk} ({self.status})"
+        return f"{self.action} {self.queue_label}/{self.state} #{self.pk} ({self.status})"
+
+    @property
+    def queue(self):
+        return qnames.from_raw(self.queue_raw)
+
+    @queue.setter
+    def queue(self, name):
+        self.queue_raw, self.queue_key, self.queue_label = qnames.raw(name), qnames.key(name), qnames.display(name)
 
     @property
     def finished(self):

@@ -223,3 +223,43 @@ def test_check_round_survives_damage_appearing_after_an_alert(clock, alerting, a
     run_round()
     statuses = dict(AlertState.objects.values_list("queue", "status"))
     assert statuses == {"a": "warning", "b": "resolved"}
+
+
+@pytest.mark.parametrize("label", ["nul", "invalid-utf8", "600 chars", "10 KB"])
+def test_bulk_operation_on_an_odd_queue_runs_and_pages_work(client, roles, corpus, label):
+    """An operation row holds the queue's exact bytes: the worker acts on the right keys."""
+    from django.core.management import call_command
+
+    from dlqadmin.audit.models import AuditEvent
+
+    case = next(c for c in hostile.ODD_NAMES if c.label == label)
+    sign_in(client, make_user("op", ("operator",)))
+    url = reverse("api:bulk", args=[case.name])
+    assert len(f"POST {url} HTTP/1.1") < MAX_REQUEST_LINE
+    started = client.post(url, {"action": "run", "state": "archived"}, content_type="application/json")
+    assert started.status_code == 202, started.content[:300]
+    op = started.json()
+    assert op["queue"] == shown(case.name)
+    call_command("run_operations", "--once")
+    got = ok(client.get(op["url"])).json()
+    stale = case.label == "invalid-utf8"  # its dead ids point at no task hash
+    assert (got["status"], got["total"]) == ("done", hostile.DEAD_PER_QUEUE), got
+    assert got["done" if not stale else "failed"] == hostile.DEAD_PER_QUEUE
+    if not stale:
+        assert corpus and client.get(reverse("api:tasks", args=[case.name]), {"state": "pending"}).json()[
+            "total"] == hostile.DEAD_PER_QUEUE
+    ok(client.get(reverse("operations:detail", args=[op["id"]])))
+    assert AuditEvent.objects.filter(action="task.bulk", outcome__in=["success", "failed"]).count() == 1
+
+
+def test_audit_rows_name_odd_queues_by_display_form_and_key(db):
+    from dlqadmin.audit import record
+
+    long_name = "q" * 600
+    for name in ("nul\x00queue", keys.decode_name(b"bad\xff"), long_name):
+        event = record("queue.pause", queue=name, task_id=name, outcome="intent")
+        event.refresh_from_db()
+        assert event.queue == shown(name)[:499] + ("…" if len(name) > 500 else "")
+        assert event.detail["queue_sha256"] == qnames.key(name) == event.detail["task_id_sha256"]
+    plain = record("queue.pause", queue="payments", outcome="intent")
+    assert plain.queue == "payments" and "queue_sha256" not in (plain.detail or {})
