@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "dlqadmin.accounts.middleware.MfaMiddleware",
     "axes.middleware.AxesMiddleware",
     "dlqadmin.core.middleware.RedisUnavailableMiddleware",
+    "dlqadmin.core.middleware.DamagedDataMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [

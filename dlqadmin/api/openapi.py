@@ -204,6 +204,8 @@ def schema(server_url):
                 "responses": {**_responses({"type": "object", "properties": {
                     "state": {"type": "string"},
                     "groups": {"type": "array", "items": ref("FailureGroup")}}}),
+                    "409": {"description": "This state's key has the wrong Redis type (the queue is damaged)",
+                            "content": {"application/json": {"schema": ref("Error")}}},
                     "400": {"description": "Bad parameter", "content": {"application/json": {
                         "schema": ref("Error")}}}},
             }},

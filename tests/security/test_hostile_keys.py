@@ -101,8 +101,12 @@ def test_broken_msg_and_odd_task_ids_are_shown_not_fatal(staff_client, corpus):
 
 
 def test_servers_alerts_scheduler_pages(staff_client, corpus):
-    for path in ("/servers/", "/scheduler/", "/alerts/", "/alerts/history/"):
+    for path in ("/scheduler/", "/alerts/", "/alerts/history/"):
         ok(staff_client.get(path))
+    nul = hostile.ODD_NAMES[0].name
+    servers = ok(staff_client.get("/servers/")).content.decode()
+    assert shown(nul) in unescape(servers)
+    assert reverse("triage:task", args=[nul, "dead-0"]) in servers
 
 
 def test_policy_pages_and_preview(admin_client, corpus):
@@ -263,3 +267,39 @@ def test_audit_rows_name_odd_queues_by_display_form_and_key(db):
         assert event.detail["queue_sha256"] == qnames.key(name) == event.detail["task_id_sha256"]
     plain = record("queue.pause", queue="payments", outcome="intent")
     assert plain.queue == "payments" and "queue_sha256" not in (plain.detail or {})
+
+
+def test_search_and_failure_reasons_on_every_queue(staff_client, corpus):
+    for case in hostile.ALL + [hostile.BROKEN_MSG_QUEUE]:
+        failures = staff_client.get(reverse("triage:failures", args=[case.name]), headers={"HX-Request": "true"})
+        search = staff_client.get(reverse("triage:search", args=[case.name]), {"error": "smtp"})
+        api = staff_client.get(reverse("api:failures", args=[case.name]))
+        api_search = staff_client.get(reverse("api:tasks", args=[case.name]), {"error": "smtp"})
+        if case.label == "wrongtype archived":
+            # The dead-letter key itself is damaged: a clear 409 naming it, never a 500.
+            for page in (failures, search):
+                assert page.status_code == 409 and "This queue is damaged" in page.content.decode(), case.label
+            assert "<html" not in failures.content.decode()  # htmx gets the banner alone
+            assert (api.status_code, api.json()["error"]) == (409, "damaged")
+            assert (api_search.status_code, api_search.json()["error"]) == (409, "damaged")
+        else:
+            assert failures.status_code == 200 and search.status_code == 200, case.label
+            assert api.status_code == 200 and api_search.status_code == 200, case.label
+
+
+@pytest.mark.parametrize("where", ["nul queue", "nul task id", "600-char queue"])
+def test_reveal_works_for_odd_queue_names_and_task_ids(client, roles, corpus, where):
+    queue, task_id = {
+        "nul queue": (hostile.ODD_NAMES[0].name, "dead-0"),
+        "nul task id": (hostile.BROKEN_MSG_QUEUE.name, keys.decode_name(hostile.ODD_TASK_ID)),
+        "600-char queue": (hostile.ODD_NAMES[2].name, "dead-0"),
+    }[where]
+    sign_in(client, make_user("pv", ("payload_viewer",)))
+    url = reverse("triage:task", args=[queue, task_id])
+    assert "someone@example.com" not in unescape(ok(client.get(url)).content.decode())
+    revealed = client.post(reverse("triage:reveal", args=[queue, task_id]), {"reason": "ticket INC-42 triage"})
+    assert revealed.status_code == 302, revealed.content[:300]
+    assert "someone@example.com" in unescape(ok(client.get(url)).content.decode())
+    api = client.post(reverse("api:reveal", args=[queue, task_id]), {"reason": "ticket INC-42 triage"},
+                      content_type="application/json")
+    assert api.status_code == 200 and "someone@example.com" in api.content.decode()

@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = [("access", "0002_defaults_from_app_clock"), ("alerts", "0001_initial"), ("operations", "0001_initial")]
+BEFORE = [("access", "0002_defaults_from_app_clock"), ("alerts", "0001_initial"), ("operations", "0001_initial"),
+          ("triage", "0001_initial")]
 
 
 def _migrate(targets):
@@ -19,7 +20,7 @@ def _migrate(targets):
 @pytest.mark.django_db(transaction=True)
 def test_existing_rows_get_raw_bytes_and_keys():
     latest = [(app, name) for app, name in MigrationExecutor(connection).loader.graph.leaf_nodes()
-              if app in {"access", "alerts", "operations"}]
+              if app in {"access", "alerts", "operations", "triage"}]
     old = _migrate(BEFORE)
     try:
         now = "2031-05-14T09:30:00Z"
@@ -32,12 +33,17 @@ def test_existing_rows_get_raw_bytes_and_keys():
             last_checked_at=now)
         old.get_model("operations", "Operation").objects.create(action="run", queue="billing:eu/ünï",
                                                                 state="archived")
+        user = old.get_model("auth", "User").objects.create(username="pv")
+        old.get_model("triage", "RevealGrant").objects.create(user_id=user.pk, queue="billing:eu/ünï",
+                                                              task_id="t/1", reason="why", expires_at=now)
         new = _migrate(latest)
         want = hashlib.sha256("billing:eu/ünï".encode()).hexdigest()
         queue = new.get_model("access", "Queue").objects.get()
         assert (bytes(queue.raw), queue.key, queue.label) == ("billing:eu/ünï".encode(), want, "billing:eu/ünï")
         assert new.get_model("alerts", "QueueSample").objects.get().queue_key == want
         assert new.get_model("alerts", "AlertState").objects.get().queue_key == want
+        grant = new.get_model("triage", "RevealGrant").objects.get()
+        assert (grant.queue_key, grant.task_key) == (want, hashlib.sha256(b"t/1").hexdigest())
         op = new.get_model("operations", "Operation").objects.get()
         assert (bytes(op.queue_raw), op.queue_key, op.queue_label) == ("billing:eu/ünï".encode(), want,
                                                                         "billing:eu/ünï")

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 
 from dlqadmin.asynq import keys
-from dlqadmin.asynq.messages import TaskMessage, encode_task_message
+from dlqadmin.asynq.messages import (ServerInfoMessage, TaskMessage, WorkerInfoMessage, encode_server_info,
+                                     encode_task_message, encode_worker_info)
 
 DEAD_PER_QUEUE = 7  # above the test policies' warning threshold (5)
 
@@ -92,4 +93,22 @@ def write_corpus(r, *, now=None):
     r.zadd(keys.archived(broken), {b"not-protobuf": now})
     dead_task(r, broken, keys.decode_name(ODD_TASK_ID), now=now)
     dead_task(r, broken, "odd-type", task_type=ODD_TYPE, now=now)
+    _server(r, now)
     return ALL + [BROKEN_MSG_QUEUE]
+
+
+def _server(r, now):
+    """A live asynq server serving the NUL queue and payments, working on a NUL-queue task,
+    next to a server entry whose value is not protobuf."""
+    nul = ODD_NAMES[0].name
+    host, pid, sid = "worker-1", 4242, "srv\x00odd"
+    info = ServerInfoMessage(host=host, pid=pid, server_id=sid, concurrency=4, queues={nul: 2, "payments": 1},
+                             status="active", active_worker_count=1)
+    worker = WorkerInfoMessage(host=host, pid=pid, server_id=sid, task_id="dead-0", task_type="email:send",
+                               queue=nul)
+    r.set(keys.server_info(host, pid, sid), encode_server_info(info))
+    r.hset(keys.workers(host, pid, sid), b"dead-0", encode_worker_info(worker))
+    r.zadd(keys.ALL_SERVERS, {keys.server_info(host, pid, sid): now + 3600})
+    r.zadd(keys.ALL_WORKERS, {keys.workers(host, pid, sid): now + 3600})
+    r.set(keys.server_info("bad", 1, "x"), b"\xff not protobuf")
+    r.zadd(keys.ALL_SERVERS, {keys.server_info("bad", 1, "x"): now + 3600})
