@@ -13,6 +13,8 @@ an HTML page can: NUL, and lone surrogates standing for bytes that are not UTF-8
   display form; the key tells them apart.
 """
 
+import base64
+import binascii
 import hashlib
 import re
 
@@ -52,3 +54,23 @@ def display(name: str) -> str:
 def showable(text: str) -> str:
     """`display` for whole rendered texts (pages): identical for any ordinary text."""
     return _UNSHOWABLE.sub(_show, text) if _UNSHOWABLE.search(text) else text
+
+
+_FORM_PREFIX = "~b64:"
+
+
+def form_value(name: str) -> str:
+    """A name as an HTML form value that posts back exactly: itself, or for a name a page
+    cannot carry (NUL, undecodable bytes) "~b64:" + base64 of its bytes."""
+    if display(name) == name and not name.startswith(_FORM_PREFIX):
+        return name
+    return _FORM_PREFIX + base64.b64encode(raw(name)).decode()
+
+
+def from_form_value(value: str) -> str:
+    if value.startswith(_FORM_PREFIX):
+        try:
+            return from_raw(base64.b64decode(value[len(_FORM_PREFIX):], validate=True))
+        except (binascii.Error, ValueError):
+            return value
+    return value

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 
 from dlqadmin.core import names as qnames
+from dlqadmin.core.fields import NameField, NameListField
 
 
 class Operation(models.Model):
@@ -44,7 +45,7 @@ class Operation(models.Model):
     failed = models.PositiveIntegerField(default=0)
     # A search-based run: the matching ids (collected once, in bounded chunks) and
     # how many of them have been handed to Redis.
-    ids = models.JSONField(null=True, blank=True)
+    ids = NameListField(null=True, blank=True)  # any bytes: odd ids stored as {"b64": ...}
     position = models.PositiveIntegerField(default=0)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -90,7 +91,7 @@ class OperationItem(models.Model):
     """Per-id detail of a bulk operation: every id that was not done, and why."""
 
     operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="items")
-    task_id = models.CharField(max_length=500)
+    task_id = NameField()  # the exact bytes, any length
     outcome = models.CharField(max_length=32)  # OpOutcome value: not_found, changed, wrong_state, broken
     state = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

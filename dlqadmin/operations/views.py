@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from dlqadmin.access.checks import get_queue_or_404, may, queue_view, signed_in_view
 from dlqadmin.access.roles import OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import RedisUnavailable, TASK_STATES
+from dlqadmin.core import names
 from dlqadmin.triage import services as triage_services
 
 from . import services
@@ -153,7 +154,7 @@ def batch(request, queue):
     ids = request.POST.getlist("ids")
     if request.POST.get("all_page"):
         ids = request.POST.getlist("page_ids")
-    ids = list(dict.fromkeys(i for i in ids if i))
+    ids = list(dict.fromkeys(names.from_form_value(i) for i in ids if i))
     context = {"queue_name": queue.name, "action": action, "state": state, "ids": ids,
                "back": _queue_url(queue, state)}
     if action not in services.ALLOWED:

@@ -303,3 +303,30 @@ def test_reveal_works_for_odd_queue_names_and_task_ids(client, roles, corpus, wh
     api = client.post(reverse("api:reveal", args=[queue, task_id]), {"reason": "ticket INC-42 triage"},
                       content_type="application/json")
     assert api.status_code == 200 and "someone@example.com" in api.content.decode()
+
+
+def test_batch_on_odd_task_ids_through_the_page_and_the_api(client, roles, corpus, asynq_redis):
+    """A NUL in a task id survives the checkbox form, the operation row and its per-id rows."""
+    from dlqadmin.operations.models import Operation
+
+    queue = hostile.BROKEN_MSG_QUEUE.name
+    odd = keys.decode_name(hostile.ODD_TASK_ID)
+    sign_in(client, make_user("op", ("operator",)))
+    page = client.get(reverse("triage:queue", args=[queue])).content.decode()
+    value = qnames.form_value(odd)
+    assert f'name="ids" value="{value}"' in page
+    confirm = client.post(reverse("operations:batch", args=[queue]),
+                          {"action": "archive", "state": "archived", "ids": [value, "gone"]})
+    assert confirm.status_code == 200 and f'value="{value}"' in confirm.content.decode()
+    done = client.post(reverse("operations:batch", args=[queue]),
+                       {"action": "run", "state": "archived", "ids": [value, "gone"], "confirmed": "1"})
+    assert done.status_code == 200, done.content[:300]
+    assert asynq_redis.hget(keys.task(queue, odd), b"state") == b"pending"
+    op = Operation.objects.get()
+    assert op.ids == [odd, "gone"] and [i.task_id for i in op.items.all()] == ["gone"]
+    ok(client.get(reverse("operations:detail", args=[op.pk])))
+    api = client.post(reverse("api:batch", args=[queue]), {"action": "archive", "ids": [odd, "x" * 700]},
+                      content_type="application/json")
+    assert api.status_code == 200, api.content[:300]
+    assert asynq_redis.hget(keys.task(queue, odd), b"state") == b"archived"
+    assert Operation.objects.count() == 2 and len(Operation.objects.first().items.get().task_id) == 700
