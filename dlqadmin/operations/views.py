@@ -194,7 +194,7 @@ def bulk(request, queue):
     """First POST: a confirmation with the exact count. Confirmed POST: start it."""
     action = request.POST.get("action", "")
     state = request.POST.get("state", "")
-    group = request.POST.get("agg_group") or None
+    group = names.from_form_value(request.POST.get("agg_group") or "") or None
     rate = request.POST.get("rate") or None
     query = {k: request.POST[k] for k in _FILTER_KEYS if request.POST.get(k, "") != ""}
     context = {"queue_name": queue.name, "action": action, "state": state, "agg_group": group, "rate": rate,

@@ -330,3 +330,17 @@ def test_batch_on_odd_task_ids_through_the_page_and_the_api(client, roles, corpu
     assert api.status_code == 200, api.content[:300]
     assert asynq_redis.hget(keys.task(queue, odd), b"state") == b"archived"
     assert Operation.objects.count() == 2 and len(Operation.objects.first().items.get().task_id) == 700
+
+
+def test_odd_group_names_list_and_link(staff_client, corpus):
+    queue = hostile.GOOD[1].name
+    url = reverse("triage:queue", args=[queue])
+    page = ok(staff_client.get(url, {"state": "aggregating"})).content.decode()
+    for i, raw in enumerate(hostile.ODD_GROUPS):
+        group = keys.decode_name(raw)
+        link = qnames.form_value(group)
+        listed = ok(staff_client.get(url, {"state": "aggregating", "group": link})).content.decode()
+        assert f'data-task="agg-{i}"' in listed, raw[:20]
+        api = ok(staff_client.get(reverse("api:tasks", args=[queue]), {"state": "aggregating", "group": link}))
+        assert [t["id"] for t in api.json()["tasks"]] == [f"agg-{i}"]
+    assert "grp\\x00nul" in unescape(page)

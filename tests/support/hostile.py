@@ -93,8 +93,29 @@ def write_corpus(r, *, now=None):
     r.zadd(keys.archived(broken), {b"not-protobuf": now})
     dead_task(r, broken, keys.decode_name(ODD_TASK_ID), now=now)
     dead_task(r, broken, "odd-type", task_type=ODD_TYPE, now=now)
+    _groups(r, now)
     _server(r, now)
     return ALL + [BROKEN_MSG_QUEUE]
+
+
+# Groups of the emails queue (aggregating tasks) with odd names.
+ODD_GROUPS = [b"grp\x00nul", b"grp\xff-not-utf8", b"grp-" + b"g" * 600]
+
+
+def _groups(r, now):
+    queue = GOOD[1].name
+    for i, raw in enumerate(ODD_GROUPS):
+        group = keys.decode_name(raw)
+        r.sadd(keys.groups(queue), raw)
+        task_id = f"agg-{i}"
+        try:
+            group_key = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            group_key = ""  # a protobuf string cannot hold it: the task names no group
+        msg = encode_task_message(TaskMessage(type="digest:add", payload=b"{}", id=task_id, queue=queue,
+                                              group_key=group_key))
+        r.hset(keys.task(queue, task_id), mapping={b"msg": msg, b"state": b"aggregating", b"group": raw})
+        r.zadd(keys.group(queue, group), {task_id.encode(): now})
 
 
 def _server(r, now):
