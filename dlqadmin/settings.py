@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "dlqadmin.accounts.middleware.MfaMiddleware",
     "axes.middleware.AxesMiddleware",
     "dlqadmin.core.middleware.RedisUnavailableMiddleware",
+    "dlqadmin.core.middleware.DamagedDataMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -91,7 +92,7 @@ ROOT_URLCONF = "dlqadmin.urls"
 
 TEMPLATES = [
     {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "BACKEND": "dlqadmin.core.templates.Backend",
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {

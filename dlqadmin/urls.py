@@ -3,9 +3,10 @@ from django.urls import include, path, register_converter
 
 from dlqadmin.accounts import views as accounts_views
 from dlqadmin.core import health, metrics
-from dlqadmin.core.converters import NameConverter
+from dlqadmin.core.converters import NameConverter, QueueConverter
 
 register_converter(NameConverter, "name")
+register_converter(QueueConverter, "queue")
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

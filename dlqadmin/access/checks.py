@@ -17,6 +17,8 @@ from guardian.shortcuts import get_objects_for_user
 
 from dlqadmin.core.asynq_client import inspector
 
+from dlqadmin.core import names as qnames
+
 from . import registry
 from .models import Queue
 from .roles import GLOBAL_PERMISSION_CODENAMES, VIEW_QUEUE, perm_name
@@ -45,9 +47,10 @@ def visible_queue_names(user, codename=VIEW_QUEUE):
     names = registry.sync(inspector().queues())
     if user.has_perm(perm_name(codename)):
         return sorted(names)
-    allowed = get_objects_for_user(user, perm_name(codename), klass=Queue.objects.filter(name__in=names),
+    by_key = {qnames.key(n): n for n in names}
+    allowed = get_objects_for_user(user, perm_name(codename), klass=Queue.objects.filter(key__in=list(by_key)),
                                    accept_global_perms=False)
-    return sorted(q.name for q in allowed)
+    return sorted(by_key[k] for k in allowed.values_list("key", flat=True))
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def get_queue_or_404(user, name, codename=VIEW_QUEUE, *, request=None):
     attempt is audited (outcome "denied"); a queue that does not exist is not."""
     if not _signed_in(user):
         raise Http404("No such queue.")
-    queue = Queue.objects.filter(name=name).first()
+    queue = registry.find(name)
     if queue is None:
         if name not in inspector().queues():
             raise Http404("No such queue.")

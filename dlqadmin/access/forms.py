@@ -11,9 +11,16 @@ class _RoleScopeForm(forms.Form):
     all_queues = forms.BooleanField(required=False, label="All queues (including future ones)")
     queues = forms.MultipleChoiceField(required=False, choices=())
 
-    def __init__(self, *args, queue_names=(), **kwargs):
+    def __init__(self, *args, queues=(), **kwargs):
+        """`queues`: Queue registry rows. A choice's value is the name itself, or for a name
+        a form cannot carry (NUL, bytes that are not UTF-8) "~h" + its key."""
         super().__init__(*args, **kwargs)
-        self.fields["queues"].choices = [(n, n) for n in queue_names]
+        values = [(q.label if q.label == q.name else "~h" + q.key, q) for q in queues]
+        self._names = {v: q.name for v, q in values}
+        self.fields["queues"].choices = [(v, q.label) for v, q in values]
+
+    def clean_queues(self):
+        return [self._names[k] for k in self.cleaned_data["queues"]]
 
     def clean(self):
         data = super().clean()

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from dlqadmin.core import clock
+from dlqadmin.core import names as qnames
 
 from .roles import QUEUE_ROLES
 
@@ -10,13 +11,19 @@ class Queue(models.Model):
 
     Rows are added automatically when a queue shows up in asynq (granted to nobody)
     and kept when it disappears, so grants survive a queue being emptied and removed.
+
+    asynq's names are any bytes: `raw` holds them exactly, `key` (sha256 of `raw`) is
+    the identity, `label` the display form (see core/names.py). `name` is the name as
+    the asynq reader takes it.
     """
 
-    name = models.TextField(unique=True)
+    raw = models.BinaryField()
+    key = models.CharField(max_length=64, unique=True)
+    label = models.TextField()
     first_seen_at = models.DateTimeField(default=clock.now)
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["label", "key"]
         default_permissions = ("view",)
         permissions = [
             ("operate_queue", "Retry, discard, archive, pause/resume and cancel tasks"),
@@ -24,7 +31,15 @@ class Queue(models.Model):
         ]
 
     def __str__(self):
-        return self.name
+        return self.label
+
+    @property
+    def name(self):
+        return qnames.from_raw(self.raw)
+
+    @classmethod
+    def for_name(cls, name):
+        return cls(raw=qnames.raw(name), key=qnames.key(name), label=qnames.display(name))
 
 
 MANUAL = "manual"
@@ -47,7 +62,7 @@ class QueueGrant(models.Model):
                                    related_name="+")
 
     class Meta:
-        ordering = ["user__username", "queue__name", "role"]
+        ordering = ["user__username", "queue__label", "role"]
         default_permissions = ()
         # Global permissions live here only because Django needs a model to hang them on.
         permissions = [
@@ -82,7 +97,7 @@ class GroupRoleRule(models.Model):
                                    related_name="+")
 
     class Meta:
-        ordering = ["group", "role", "queue__name"]
+        ordering = ["group", "role", "queue__label"]
         default_permissions = ()
         constraints = [models.UniqueConstraint(fields=["group", "role", "queue"], nulls_distinct=False,
                                                name="one_rule_per_group_role_queue")]

@@ -1,19 +1,40 @@
 """Keep the Queue registry in step with asynq's set of queues (additions only)."""
 
+from dlqadmin.core import names as qnames
+
 from .models import Queue
 
 
 def sync(names):
     """Register any of `names` not yet known; return the names as a list."""
     names = list(names)
-    known = set(Queue.objects.filter(name__in=names).values_list("name", flat=True))
-    missing = [n for n in names if n not in known]
+    by_key = {qnames.key(n): n for n in names}
+    known = set(Queue.objects.filter(key__in=list(by_key)).values_list("key", flat=True))
+    missing = [Queue.for_name(n) for k, n in by_key.items() if k not in known]
     if missing:
         # New queues are granted to nobody: only all-queue roles see them at once.
-        Queue.objects.bulk_create([Queue(name=n) for n in missing], ignore_conflicts=True)
+        Queue.objects.bulk_create(missing, ignore_conflicts=True)
     return names
 
 
 def ensure(name):
-    queue, _ = Queue.objects.get_or_create(name=name)
+    new = Queue.for_name(name)
+    queue, _ = Queue.objects.get_or_create(key=new.key, defaults={"raw": new.raw, "label": new.label})
     return queue
+
+
+def find(name):
+    """The registry row of `name`, or None."""
+    return Queue.objects.filter(key=qnames.key(name)).first()
+
+
+def name_for_key(key):
+    """The name registered under `key` (sha256 hex of its bytes), or None. A queue asynq
+    has but the registry has not met yet is registered first (one SMEMBERS)."""
+    raw = Queue.objects.filter(key=key).values_list("raw", flat=True).first()
+    if raw is None:
+        from dlqadmin.core.asynq_client import inspector
+
+        found = [n for n in sync(inspector().queues()) if qnames.key(n) == key]
+        return found[0] if found else None
+    return qnames.from_raw(raw)

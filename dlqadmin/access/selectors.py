@@ -24,8 +24,8 @@ class Holding:
         return "all queues" if self.role in QUEUE_ROLES else "global"
 
 
-def queue_names():
-    return list(Queue.objects.values_list("name", flat=True))
+def queues():
+    return list(Queue.objects.all())
 
 
 def users_with_roles():
@@ -36,8 +36,8 @@ def users_with_roles():
     users = list(get_user_model().objects.order_by("username").prefetch_related(role_groups)
                  .select_related("oidc_identity", "break_glass"))
     grants = defaultdict(list)
-    for user_id, role, queue, source in QueueGrant.objects.order_by("queue__name").values_list(
-            "user_id", "role", "queue__name", "source"):
+    for user_id, role, queue, source in QueueGrant.objects.order_by("queue__label").values_list(
+            "user_id", "role", "queue__label", "source"):
         grants[user_id].append(Holding(role, queue, source == SSO))
     rows = []
     for user in users:
@@ -50,4 +50,4 @@ def users_with_roles():
 
 def group_rules():
     """Every group -> role mapping rule, by group."""
-    return list(GroupRoleRule.objects.select_related("queue").order_by("group", "role", "queue__name"))
+    return list(GroupRoleRule.objects.select_related("queue").order_by("group", "role", "queue__label"))

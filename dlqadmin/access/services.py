@@ -8,11 +8,12 @@ request id, address and user agent.
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
 from dlqadmin import audit
 from dlqadmin.audit import actions as audit_actions
+from dlqadmin.core import names as qnames
 
 from . import registry
 from .models import MANUAL, SSO, GroupRoleRule, Queue, QueueGrant, SessionEpoch
@@ -99,7 +100,8 @@ def grant(user, role, *, queues=(), all_queues=False, actor=None, request=None):
         QueueGrant.objects.get_or_create(user=user, role=role, queue=queue, source=MANUAL,
                                          defaults={"granted_by": actor})
         _sync_object_perms(user, queue)
-    _audit(audit_actions.GRANT, user, actor, request, role=role, scope="queues", queues=sorted(set(queues)))
+    _audit(audit_actions.GRANT, user, actor, request, role=role, scope="queues",
+           queues=sorted({qnames.display(q) for q in queues}))
 
 
 @transaction.atomic
@@ -110,7 +112,8 @@ def revoke(user, role, *, queues=(), actor=None, request=None):
     if queues:
         if role not in QUEUE_ROLES:
             raise AccessError(f"{role} is a global role; it cannot be limited to queues.")
-        targets = list(Queue.objects.filter(name__in=queues))
+        # By name, or by the label a page showed (the users page posts labels back).
+        targets = list(Queue.objects.filter(Q(key__in=[qnames.key(n) for n in queues]) | Q(label__in=queues)))
     else:
         user.groups.remove(group)
         targets = list(Queue.objects.filter(grants__user=user, grants__role=role, grants__source=MANUAL).distinct())
@@ -118,7 +121,7 @@ def revoke(user, role, *, queues=(), actor=None, request=None):
     for queue in targets:
         _sync_object_perms(user, queue)
     _audit(audit_actions.REVOKE, user, actor, request, role=role,
-           scope="queues" if queues else "everywhere", queues=sorted(q.name for q in targets))
+           scope="queues" if queues else "everywhere", queues=sorted(q.label for q in targets))
 
 
 def _bump_epoch(user):
@@ -152,7 +155,7 @@ def roles_of(user):
     names = set(ROLES) | {sso_group_name(r) for r in ROLES}
     result = {g.removeprefix(SSO_GROUP_PREFIX): ["*"]
               for g in user.groups.filter(name__in=names).values_list("name", flat=True)}
-    for role, queue in QueueGrant.objects.filter(user=user).values_list("role", "queue__name").distinct():
+    for role, queue in QueueGrant.objects.filter(user=user).values_list("role", "queue__label").distinct():
         if result.get(role) != ["*"] and queue not in result.get(role, []):
             result.setdefault(role, []).append(queue)
     return result
@@ -162,7 +165,7 @@ def roles_of(user):
 
 def _rule_rows(group):
     return sorted(f"{role} on {queue or ('all queues' if role in QUEUE_ROLES else 'global')}"
-                  for role, queue in GroupRoleRule.objects.filter(group=group).values_list("role", "queue__name"))
+                  for role, queue in GroupRoleRule.objects.filter(group=group).values_list("role", "queue__label"))
 
 
 @transaction.atomic
@@ -198,8 +201,8 @@ def remove_group_rule(rule_id, *, actor=None, request=None):
 
 def roles_for_groups(groups):
     """{(role, queue name or None)} the mapping rules give members of `groups`."""
-    return {(role, queue) for role, queue in
-            GroupRoleRule.objects.filter(group__in=list(groups)).values_list("role", "queue__name")}
+    return {(role, None if raw is None else qnames.from_raw(raw)) for role, raw in
+            GroupRoleRule.objects.filter(group__in=list(groups)).values_list("role", "queue__raw")}
 
 
 def groups_granting_access():
@@ -210,7 +213,8 @@ def groups_granting_access():
 def _sso_held(user):
     held = {(name.removeprefix(SSO_GROUP_PREFIX), None) for name in
             user.groups.filter(name__startswith=SSO_GROUP_PREFIX).values_list("name", flat=True)}
-    held |= set(QueueGrant.objects.filter(user=user, source=SSO).values_list("role", "queue__name"))
+    held |= {(role, qnames.from_raw(raw)) for role, raw in
+             QueueGrant.objects.filter(user=user, source=SSO).values_list("role", "queue__raw")}
     return held
 
 
@@ -238,7 +242,7 @@ def apply_sso_roles(user, groups, *, request=None):
         if queue is None:
             user.groups.remove(_role_group(role, sso=True))
         else:
-            q = Queue.objects.get(name=queue)
+            q = registry.find(queue)
             QueueGrant.objects.filter(user=user, role=role, queue=q, source=SSO).delete()
             touched.add(q)
     for q in touched:

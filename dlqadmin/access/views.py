@@ -14,7 +14,7 @@ from .services import AccessError, add_group_rule, end_sessions, grant, remove_g
 
 @global_view(MANAGE_ACCESS)
 def users(request):
-    form = GrantForm(request.POST or None, queue_names=selectors.queue_names())
+    form = GrantForm(request.POST or None, queues=selectors.queues())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -29,9 +29,9 @@ def users(request):
 
 
 def _users_page(request, *, form=None, rule_form=None):
-    names = selectors.queue_names()
-    form = form or GrantForm(queue_names=names)
-    rule_form = rule_form or GroupRuleForm(queue_names=names)
+    queues = selectors.queues()
+    form = form or GrantForm(queues=queues)
+    rule_form = rule_form or GroupRuleForm(queues=queues)
     return render(request, "access/users.html", {
         "rows": selectors.users_with_roles(), "form": form, "roles": ROLES,
         "rule_form": rule_form, "rules": selectors.group_rules(), "queue_roles": list(QUEUE_ROLES),
@@ -41,7 +41,7 @@ def _users_page(request, *, form=None, rule_form=None):
 @require_POST
 @global_view(MANAGE_ACCESS)
 def add_rule(request):
-    form = GroupRuleForm(request.POST, queue_names=selectors.queue_names())
+    form = GroupRuleForm(request.POST, queues=selectors.queues())
     if form.is_valid():
         data = form.cleaned_data
         try:

@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from dlqadmin.core import clock
 
+from dlqadmin.access import registry
 from dlqadmin.asynq import keys
+from dlqadmin.core import names as qnames
 from dlqadmin.core.asynq_client import client as asynq_client
 from dlqadmin.core.asynq_client import inspector as asynq_inspector
 from dlqadmin.policies.selectors import Resolver, channels_for
@@ -33,6 +35,8 @@ ROUND_LOCK_KEY = 0x646C_7161_0001  # 'dlqa' + 1: one check round at a time
 @dataclass
 class RoundResult:
     queues: int = 0
+    damaged: int = 0  # queues skipped: a key of the wrong type (their alerts hold as they were)
+    failed: int = 0  # queues whose evaluation raised (logged; the round went on)
     evaluated: int = 0
     changed: int = 0
     queued: int = 0
@@ -41,17 +45,17 @@ class RoundResult:
 
 
 def _growth(queues_by_window, now):
-    """{queue: archived count at the oldest sample within its policy's window}."""
+    """{queue key: archived count at the oldest sample within its policy's window}."""
     out = {}
     with connection.cursor() as cur:
-        for minutes, queues in queues_by_window.items():
-            if not queues:
+        for minutes, queue_keys in queues_by_window.items():
+            if not queue_keys:
                 continue
             cur.execute(
-                "SELECT q.name, s.archived FROM unnest(%s::text[]) AS q(name) CROSS JOIN LATERAL ("
-                " SELECT archived FROM alerts_queuesample WHERE queue = q.name AND at >= %s AND at < %s"
+                "SELECT q.k, s.archived FROM unnest(%s::text[]) AS q(k) CROSS JOIN LATERAL ("
+                " SELECT archived FROM alerts_queuesample WHERE queue_key = q.k AND at >= %s AND at < %s"
                 " ORDER BY at LIMIT 1) s",
-                [queues, now - timedelta(minutes=minutes), now],
+                [queue_keys, now - timedelta(minutes=minutes), now],
             )
             out.update(cur.fetchall())
     return out
@@ -60,12 +64,13 @@ def _growth(queues_by_window, now):
 SAMPLE_COLUMNS = ("pending", "active", "scheduled", "retry", "archived", "completed", "latency_seconds")
 
 
-def _insert_samples(samples, now):
+def _insert_samples(samples, key_of, now):
     """COPY the round's samples (a Django bulk_create of 1,000 rows costs ~30 ms of Python)."""
     with connection.cursor() as cur:
-        with cur.copy(f"COPY alerts_queuesample (queue, at, {', '.join(SAMPLE_COLUMNS)}) FROM STDIN") as copy:
+        columns = f"queue, queue_key, at, {', '.join(SAMPLE_COLUMNS)}"
+        with cur.copy(f"COPY alerts_queuesample ({columns}) FROM STDIN") as copy:
             for q, s in samples.items():
-                copy.write_row((q, now, *(s[c] for c in SAMPLE_COLUMNS)))
+                copy.write_row((qnames.display(q), key_of[q], now, *(s[c] for c in SAMPLE_COLUMNS)))
 
 
 # The oldest dead task only changes when dead tasks are removed, and the age rule works
@@ -85,7 +90,11 @@ def _oldest_dead_ages(client, queues, now):
         pipe = client.pipeline(transaction=False)
         for q in stale:
             pipe.zrange(keys.archived(q), 0, 0, withscores=True)
-        for q, res in zip(stale, pipe.execute()):
+        # A key turned to the wrong type since the stats read costs that queue its age only.
+        for q, res in zip(stale, pipe.execute(raise_on_error=False)):
+            if isinstance(res, Exception):
+                log.warning("check round: oldest dead task of %s unreadable: %s", qnames.display(q)[:200], res)
+                res = None
             _oldest_score_cache[q] = (res[0][1] if res else None, ts)
     ages = {}
     for q in queues:
@@ -109,6 +118,13 @@ def run_round(*, now=None, infos=None, inspector=None, client=None, last_evaluat
         infos = inspector.all_queue_info(memory_usage=False)
     t_read = time.perf_counter()
     result.queues = len(infos)
+    damaged = [i for i in infos if getattr(i, "problem", "")]
+    if damaged:
+        # A damaged queue is skipped (its alerts hold where they were), never the round.
+        result.damaged = len(damaged)
+        log.warning("check round: %d damaged queue(s) skipped: %s", len(damaged),
+                    "; ".join(f"{qnames.display(i.queue)[:100]}: {i.problem}" for i in damaged[:5]))
+        infos = [i for i in infos if not getattr(i, "problem", "")]
 
     with transaction.atomic():
         # Rounds serialise on a transaction-level advisory lock: two rounds (a scheduler
@@ -116,7 +132,8 @@ def run_round(*, now=None, infos=None, inspector=None, client=None, last_evaluat
         # evaluate the same states concurrently, so a transition is notified once.
         with connection.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", [ROUND_LOCK_KEY])
-        _evaluate_and_write(result, now, infos, read_redis, reasons_from, client, last_evaluated)
+        _evaluate_and_write(result, now, infos, read_redis, reasons_from, client, last_evaluated,
+                            held={qnames.key(i.queue) for i in damaged})
     t_write = time.perf_counter()
     if deliver and result.queued:
         result.delivered = outbox.deliver(now=now)
@@ -128,7 +145,8 @@ def run_round(*, now=None, infos=None, inspector=None, client=None, last_evaluat
     return result
 
 
-def _evaluate_and_write(result, now, infos, read_redis, reasons_from, client, last_evaluated):
+def _evaluate_and_write(result, now, infos, read_redis, reasons_from, client, last_evaluated, held=frozenset()):
+    """`held`: keys of queues skipped this round (damaged): their states stay as they are."""
     sync_env_channel()
     resolver = Resolver.load()
     samples = {
@@ -137,6 +155,10 @@ def _evaluate_and_write(result, now, infos, read_redis, reasons_from, client, la
                   "latency_seconds": i.latency.total_seconds()}
         for i in infos
     }
+    # Queues are any bytes: rows are keyed by the sha256 of the name (core/names.py).
+    key_of = {q: qnames.key(q) for q in samples}
+    if read_redis:
+        registry.sync(samples)  # so the short '~h<key>' URLs in notifications resolve
     policy_of = resolver.resolve_all(samples)
 
     due = {}
@@ -147,92 +169,60 @@ def _evaluate_and_write(result, now, infos, read_redis, reasons_from, client, la
     by_window = {}
     for q, p in policy_of.items():
         if due[p.name] and p.enabled and p.growth_threshold:
-            by_window.setdefault(p.growth_window_minutes, []).append(q)
+            by_window.setdefault(p.growth_window_minutes, []).append(key_of[q])
     baseline = _growth(by_window, now)
     age_queues = [q for q, p in policy_of.items()
                   if due[p.name] and p.enabled and p.archive_age_warning_days and samples[q]["archived"]]
     ages = _oldest_dead_ages(client or asynq_client(), age_queues, now) if (read_redis or client) else {}
 
-    existing = {(s.policy_name, s.queue, s.rule): s for s in AlertState.objects.all()}
+    existing = {(s.policy_name, s.queue_key, s.rule): s for s in AlertState.objects.all()}
     rules_of = {}
-    for pname, q, rule in existing:
-        rules_of.setdefault((pname, q), set()).add(rule)
+    for pname, qk, rule in existing:
+        rules_of.setdefault((pname, qk), set()).add(rule)
     to_create, to_update, events, notify = [], [], [], []
     evaluated_policies = set()
-    seen = set()
+    seen = {key for key in existing if key[1] in held}
     for q, p in policy_of.items():
+        qk = key_of[q]
         if not due[p.name]:
-            seen.update((p.name, q, rule) for rule in rules_of.get((p.name, q), ()))  # not due yet
+            seen.update((p.name, qk, rule) for rule in rules_of.get((p.name, qk), ()))  # not due yet
             continue
         evaluated_policies.add(p.name)
         result.evaluated += 1
-        s = samples[q]
-        growth = max(0, s["archived"] - baseline[q]) if q in baseline else None
-        findings = evaluate(p, archived=s["archived"], pending=s["pending"], latency_seconds=s["latency_seconds"],
-                            growth=growth, oldest_dead_age_days=ages.get(q)) if p.enabled else []
-        levels = {f.rule: f for f in findings}
-        rules_here = set(levels) | rules_of.get((p.name, q), set())
-        for rule in rules_here:
-            key = (p.name, q, rule)
-            seen.add(key)
-            f = levels.get(rule)
-            level = f.level if f else OK
-            st = existing.get(key)
-            if st is None:
-                if level == OK:
-                    continue
-                st = AlertState(policy_name=p.name, queue=q, rule=rule, status=OK, since=now, last_checked_at=now)
-                to_create.append(st)
-            elif st.status == OK and level == OK:
-                continue
-            d = step(st.status, level, now=now, last_notified_at=st.last_notified_at,
-                     repeat=timedelta(minutes=p.repeat_interval_minutes), send_resolved=p.send_resolved)
-            if not d.changed and d.notify is None and level == OK:
-                continue
-            prev = st.status
-            dirty = bool(d.changed or d.notify)
-            if f is not None and (st.value != f.value or st.threshold != f.threshold):
-                st.value, st.threshold, dirty = f.value, f.threshold, True
-            if not dirty:
-                continue  # unchanged: no write (last_checked_at is only advanced with a write)
-            st.last_checked_at = now
-            if d.changed:
-                st.status, st.since = d.status, now
-                result.changed += 1
-            if d.notify:
-                st.last_notified_at, st.last_notified_status = now, d.status
-                notify.append((p, st, d.notify, s, growth))
-            if d.changed:
-                events.append(AlertEvent(policy_name=p.name, queue=q, rule=rule, from_status=prev, to_status=d.status,
-                                         value=st.value, threshold=st.threshold, at=now, notified=bool(d.notify)))
-            if st.pk:
-                to_update.append(st)
+        try:
+            _evaluate_queue(q, qk, p, samples[q], baseline, ages, existing, rules_of, seen, now, result,
+                            to_create, to_update, events, notify)
+        except Exception:  # noqa: BLE001 - one queue costs its own row, never the round
+            result.failed += 1
+            seen.update((p.name, qk, rule) for rule in rules_of.get((p.name, qk), ()))
+            log.exception("check round: queue %s could not be evaluated", qnames.display(q)[:200])
     # States of a policy that no longer governs its queue (or a vanished queue) close quietly.
     for key, st in existing.items():
         if key not in seen and st.status not in (OK, "resolved"):
-            events.append(AlertEvent(policy_name=st.policy_name, queue=st.queue, rule=st.rule, from_status=st.status,
-                                     to_status=OK, value=st.value, threshold=st.threshold, at=now))
+            events.append(AlertEvent(policy_name=st.policy_name, queue=st.queue, queue_key=st.queue_key,
+                                     rule=st.rule, from_status=st.status, to_status=OK, value=st.value,
+                                     threshold=st.threshold, at=now))
             st.status, st.since, st.last_checked_at = OK, now, now
             to_update.append(st)
 
     reasons_cache = {}
     messages = []
-    for p, st, kind, s, growth in notify:
+    for q, p, st, kind, s, growth in notify:
         targets = [ch for ch in channels_for(p) if ch.enabled]
         if not targets:
             continue
         if st.rule in ("dlq_size", "dlq_growth", "archive_cap") and kind != "resolve":
-            if st.queue not in reasons_cache:
-                reasons_cache[st.queue] = (notifications.top_failure_reasons(reasons_from, st.queue, s["archived"])
-                                           if reasons_from is not None else [])
-            reasons = reasons_cache[st.queue]
+            if q not in reasons_cache:
+                reasons_cache[q] = (notifications.top_failure_reasons(reasons_from, q, s["archived"])
+                                    if reasons_from is not None else [])
+            reasons = reasons_cache[q]
         else:
             reasons = []
         payload = notifications.build(policy=p, state=st, decision_notify=kind, sample=s, growth=growth,
-                                      reasons=reasons, now=now)
+                                      reasons=reasons, now=now, queue_name=q)
         for ch in targets:
             messages.append(OutboxMessage(channel=ch, payload=payload, dedup_key=st.dedup_key, next_attempt_at=now))
-    _insert_samples(samples, now)
+    _insert_samples(samples, key_of, now)
     if to_create:
         AlertState.objects.bulk_create(to_create)
     if to_update:  # executemany: psycopg pipelines it (bulk_update's CASE expressions are slow)
@@ -251,3 +241,50 @@ def _evaluate_and_write(result, now, infos, read_redis, reasons_from, client, la
     if last_evaluated is not None:
         for name in evaluated_policies:
             last_evaluated[name] = now
+
+
+def _evaluate_queue(q, qk, p, s, baseline, ages, existing, rules_of, seen, now, result,
+                    to_create, to_update, events, notify):
+    """One queue under its policy: drive its states, collect writes and notifications."""
+    growth = max(0, s["archived"] - baseline[qk]) if qk in baseline else None
+    findings = evaluate(p, archived=s["archived"], pending=s["pending"], latency_seconds=s["latency_seconds"],
+                        growth=growth, oldest_dead_age_days=ages.get(q)) if p.enabled else []
+    levels = {f.rule: f for f in findings}
+    rules_here = set(levels) | rules_of.get((p.name, qk), set())
+    for rule in rules_here:
+        key = (p.name, qk, rule)
+        seen.add(key)
+        f = levels.get(rule)
+        level = f.level if f else OK
+        st = existing.get(key)
+        if st is None:
+            if level == OK:
+                continue
+            st = AlertState(policy_name=p.name, queue=qnames.display(q), queue_key=qk, rule=rule, status=OK,
+                            since=now, last_checked_at=now)
+            to_create.append(st)
+        elif st.status == OK and level == OK:
+            continue
+        d = step(st.status, level, now=now, last_notified_at=st.last_notified_at,
+                 repeat=timedelta(minutes=p.repeat_interval_minutes), send_resolved=p.send_resolved)
+        if not d.changed and d.notify is None and level == OK:
+            continue
+        prev = st.status
+        dirty = bool(d.changed or d.notify)
+        if f is not None and (st.value != f.value or st.threshold != f.threshold):
+            st.value, st.threshold, dirty = f.value, f.threshold, True
+        if not dirty:
+            continue  # unchanged: no write (last_checked_at is only advanced with a write)
+        st.last_checked_at = now
+        if d.changed:
+            st.status, st.since = d.status, now
+            result.changed += 1
+        if d.notify:
+            st.last_notified_at, st.last_notified_status = now, d.status
+            notify.append((q, p, st, d.notify, s, growth))
+        if d.changed:
+            events.append(AlertEvent(policy_name=p.name, queue=st.queue, queue_key=qk, rule=rule, from_status=prev,
+                                     to_status=d.status, value=st.value, threshold=st.threshold, at=now,
+                                     notified=bool(d.notify)))
+        if st.pk:
+            to_update.append(st)

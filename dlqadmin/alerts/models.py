@@ -1,15 +1,22 @@
-"""Samples of queue state, the alert state machine's rows, its history, and the outbox."""
+"""Samples of queue state, the alert state machine's rows, its history, and the outbox.
+
+A queue is any bytes (see core/names.py): rows hold its display form in `queue` (text,
+unbounded) and its identity in `queue_key` (sha256 of the bytes), which the indexes and
+unique constraints use, so a 10 KB name or a NUL byte never fails a check round.
+"""
 
 from django.db import models
 
 OK, WARNING, CRITICAL, RESOLVED = "ok", "warning", "critical", "resolved"
+DEDUP_QUEUE_MAX = 160
 STATUSES = [(OK, "OK"), (WARNING, "Warning"), (CRITICAL, "Critical"), (RESOLVED, "Resolved")]
 
 
 class QueueSample(models.Model):
     """One queue's state counts at one check round (history charts, growth rate)."""
 
-    queue = models.CharField(max_length=500)
+    queue = models.TextField()
+    queue_key = models.CharField(max_length=64)
     at = models.DateTimeField()
     pending = models.PositiveIntegerField()
     active = models.PositiveIntegerField()
@@ -20,14 +27,15 @@ class QueueSample(models.Model):
     latency_seconds = models.FloatField()
 
     class Meta:
-        indexes = [models.Index(fields=["queue", "at"]), models.Index(fields=["at"])]
+        indexes = [models.Index(fields=["queue_key", "at"]), models.Index(fields=["at"])]
 
 
 class AlertState(models.Model):
     """Where one policy × queue × rule stands: OK → WARNING → CRITICAL → RESOLVED."""
 
     policy_name = models.CharField(max_length=64)
-    queue = models.CharField(max_length=500)
+    queue = models.TextField()
+    queue_key = models.CharField(max_length=64)
     rule = models.CharField(max_length=32)
     status = models.CharField(max_length=16, choices=STATUSES, default=OK)
     since = models.DateTimeField()
@@ -38,19 +46,23 @@ class AlertState(models.Model):
     last_notified_status = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["policy_name", "queue", "rule"], name="alert_state_unique")]
+        constraints = [models.UniqueConstraint(fields=["policy_name", "queue_key", "rule"],
+                                               name="alert_state_unique")]
         indexes = [models.Index(fields=["status"])]
 
     @property
     def dedup_key(self):
-        return f"dlqadmin:{self.policy_name}:{self.queue}:{self.rule}"
+        # Receivers cap dedup keys (PagerDuty: 255): a long name is named by its key.
+        queue = self.queue if len(self.queue) <= DEDUP_QUEUE_MAX else f"sha256:{self.queue_key}"
+        return f"dlqadmin:{self.policy_name}:{queue}:{self.rule}"
 
 
 class AlertEvent(models.Model):
     """A status change of an AlertState (alert history)."""
 
     policy_name = models.CharField(max_length=64)
-    queue = models.CharField(max_length=500)
+    queue = models.TextField()
+    queue_key = models.CharField(max_length=64)
     rule = models.CharField(max_length=32)
     from_status = models.CharField(max_length=16)
     to_status = models.CharField(max_length=16)
@@ -61,7 +73,7 @@ class AlertEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["queue", "at"]), models.Index(fields=["at"])]
+        indexes = [models.Index(fields=["queue_key", "at"]), models.Index(fields=["at"])]
 
 
 class OutboxMessage(models.Model):

@@ -44,7 +44,8 @@ def top_failure_reasons(inspector, queue, archived):
     return [{"text": text, "count": n} for text, n in counts.most_common(TOP_REASONS)]
 
 
-def build(*, policy, state, decision_notify, sample, growth, reasons, now):
+def build(*, policy, state, decision_notify, sample, growth, reasons, now, queue_name=None):
+    """`queue_name`: the name as asynq holds it (for the link); `state.queue` is its display form."""
     severity = RESOLVED if decision_notify == "resolve" else state.status
     return {
         "event": "resolve" if decision_notify == "resolve" else "trigger",
@@ -63,7 +64,7 @@ def build(*, policy, state, decision_notify, sample, growth, reasons, now):
         "growth_window_minutes": policy.growth_window_minutes,
         "pending": sample["pending"],
         "top_reasons": reasons,
-        "queue_url": queue_url(state.queue),
+        "queue_url": queue_url(state.queue if queue_name is None else queue_name),
         "runbook_url": policy.runbook_url,
         "dedup_key": state.dedup_key,
         "at": now.isoformat(),

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from dlqadmin.core import clock
 
+from dlqadmin.core import names as qnames
 from dlqadmin.core.asynq_client import inspector
 from dlqadmin.policies import services as policy_services
 from dlqadmin.policies.selectors import Resolver, builtin_default, channels_for, matching_queues
@@ -15,17 +16,32 @@ from .rules import LABELS, evaluate
 HISTORY_LIMIT = 200
 
 
+def _by_key(queue_names):
+    return {qnames.key(n): n for n in queue_names}
+
+
 def current_alerts(queue_names):
-    rows = AlertState.objects.filter(status__in=[WARNING, CRITICAL], queue__in=queue_names).order_by(
+    """Firing states on `queue_names`; each row's `name` is the queue as asynq holds it (links)."""
+    names = _by_key(queue_names)
+    rows = AlertState.objects.filter(status__in=[WARNING, CRITICAL], queue_key__in=list(names)).order_by(
         "-status", "queue", "rule")  # "warning" > "critical": critical first
-    return [(s, LABELS.get(s.rule, s.rule)) for s in rows]
+    out = []
+    for s in rows:
+        s.name = names[s.queue_key]
+        out.append((s, LABELS.get(s.rule, s.rule)))
+    return out
 
 
 def alert_history(queue_names, queue=None):
-    qs = AlertEvent.objects.filter(queue__in=queue_names)
+    names = _by_key(queue_names)
+    qs = AlertEvent.objects.filter(queue_key__in=list(names))
     if queue:
-        qs = qs.filter(queue=queue)
-    return [(e, LABELS.get(e.rule, e.rule)) for e in qs[:HISTORY_LIMIT]]
+        qs = qs.filter(queue_key=qnames.key(queue))
+    out = []
+    for e in qs[:HISTORY_LIMIT]:
+        e.name = names[e.queue_key]
+        out.append((e, LABELS.get(e.rule, e.rule)))
+    return out
 
 
 def policy_rows():
@@ -67,8 +83,8 @@ def preview(query):
         i = infos[q]
         firing = [(LABELS[f.rule], f) for f in evaluate(policy, archived=i.archived, pending=i.pending,
                                                          latency_seconds=i.latency.total_seconds())
-                  if f.level != "ok"] if policy.enabled else []
-        rows.append({"queue": q, "archived": i.archived, "pending": i.pending,
+                  if f.level != "ok"] if policy.enabled and not i.damaged else []
+        rows.append({"queue": q, "archived": i.archived, "pending": i.pending, "damaged": i.problem,
                      "shadowed_by": other.name if shadowed else "", "firing": firing})
     return {"errors": [], "rows": rows, "pattern": data["pattern"]}
 
@@ -76,7 +92,8 @@ def preview(query):
 def chart(queue, hours=24, width=600, height=160):
     """An inline-SVG-ready series of the DLQ size of `queue` over the last `hours`."""
     since = clock.now() - timedelta(hours=hours)
-    points = list(QueueSample.objects.filter(queue=queue, at__gte=since).order_by("at").values_list("at", "archived"))
+    points = list(QueueSample.objects.filter(queue_key=qnames.key(queue), at__gte=since).order_by("at")
+                  .values_list("at", "archived"))
     if not points:
         return {"points": "", "max": 0, "count": 0, "hours": hours, "width": width, "height": height}
     if len(points) > width:  # at most one point per pixel column

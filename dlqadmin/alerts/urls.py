@@ -7,5 +7,5 @@ app_name = "alerts"
 urlpatterns = [
     path("", views.current, name="current"),
     path("history/", views.history, name="history"),
-    path("queues/<name:queue>/chart/", views.queue_chart, name="chart"),
+    path("queues/<queue:queue>/chart/", views.queue_chart, name="chart"),
 ]

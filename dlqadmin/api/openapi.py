@@ -34,6 +34,9 @@ _QUEUE_INFO = {
             "groups", "processed", "failed", "processed_total", "failed_total", "memory_usage")},
         "paused": {"type": "boolean"},
         "latency_seconds": {"type": "number"},
+        "damaged": {"type": "boolean", "description": "A key of this queue has the wrong Redis type; "
+                                                      "the counts are then 0 and mean nothing."},
+        "problem": {"type": ["string", "null"], "description": "What is damaged, if anything."},
     },
 }
 
@@ -129,7 +132,9 @@ def _name_param(name, what):
     return {
         "name": name, "in": "path", "required": True, "schema": {"type": "string"},
         "description": f"The {what}, as it appears in the URLs this API returns; follow those links "
-                       "rather than building paths ('/' is written '~2F' and '~' as '~7E').",
+                       "rather than building paths ('/' is written '~2F', '~' as '~7E', NUL and bytes "
+                       "that are not UTF-8 as '~XX'; a very long queue name as '~h' + the sha256 of its "
+                       "bytes).",
     }
 
 
@@ -197,6 +202,8 @@ def schema(server_url):
                     "page_size": {"type": "integer"},
                     "scanned": {"type": "integer", "description": "Search only: tasks looked at."},
                     "complete": {"type": "boolean", "description": "Search only: the whole state was scanned."}}}),
+                    "409": {"description": "This state's key has the wrong Redis type (the queue is damaged)",
+                            "content": {"application/json": {"schema": ref("Error")}}},
                     "400": {"description": "Bad parameter", "content": {"application/json": {
                         "schema": ref("Error")}}}},
             }},
@@ -212,6 +219,8 @@ def schema(server_url):
                 "responses": {**_responses({"type": "object", "properties": {
                     "state": {"type": "string"},
                     "groups": {"type": "array", "items": ref("FailureGroup")}}}),
+                    "409": {"description": "This state's key has the wrong Redis type (the queue is damaged)",
+                            "content": {"application/json": {"schema": ref("Error")}}},
                     "400": {"description": "Bad parameter", "content": {"application/json": {
                         "schema": ref("Error")}}}},
             }},

@@ -5,6 +5,8 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
+from dlqadmin.core.names import display
+
 
 def rfc3339(dt):
     """RFC 3339 in UTC with second precision (asynq stores Unix seconds), or None."""
@@ -21,7 +23,7 @@ def task_url(request, queue, task_id):
 
 def queue_info(request, qi):
     return {
-        "queue": qi.queue,
+        "queue": display(qi.queue),
         "url": queue_url(request, qi.queue),
         "size": qi.size,
         "pending": qi.pending,
@@ -39,6 +41,9 @@ def queue_info(request, qi):
         "paused": qi.paused,
         "latency_seconds": round(qi.latency_seconds, 6),
         "memory_usage": qi.memory_usage,
+        # A key of the queue has the wrong Redis type: the counts above are 0 and mean nothing.
+        "damaged": qi.damaged,
+        "problem": qi.problem or None,
     }
 
 
@@ -49,10 +54,10 @@ def _sensitive(value):
 def task_info(request, tv):
     """A presented task (dlqadmin.triage.presenters.TaskView) as API JSON."""
     return {
-        "id": tv.id,
-        "queue": tv.queue,
+        "id": display(tv.id),
+        "queue": display(tv.queue),
         "url": task_url(request, tv.queue, tv.id),
-        "type": tv.type,
+        "type": display(tv.type),
         "state": tv.state,
         "max_retry": tv.max_retry,
         "retried": tv.retried,

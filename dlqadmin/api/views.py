@@ -7,7 +7,7 @@ from django.http import JsonResponse
 
 from dlqadmin.access.checks import may, public_view, queue_view, signed_in_view, visible_queue_names
 from dlqadmin.access.roles import REVEAL_QUEUE
-from dlqadmin.asynq import QueueNotFound, TaskNotFound
+from dlqadmin.asynq import DamagedData, QueueNotFound, TaskNotFound
 from dlqadmin.operations import api_views as queue_actions
 from dlqadmin.triage import search as task_search
 from dlqadmin.triage import selectors, services
@@ -58,6 +58,8 @@ def tasks(request, queue):
         page, views = selectors.task_page(name, listing.state, listing.page, listing.page_size, listing.group)
     except QueueNotFound:
         return error(404, "not_found", "No such queue.")
+    except DamagedData as exc:
+        return error(409, "damaged", f"The {listing.state} tasks of this queue cannot be read: {exc}")
     return JsonResponse({
         "tasks": [serializers.task_info(request, tv) for tv in views],
         "total": page.total,

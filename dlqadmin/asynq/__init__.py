@@ -12,6 +12,7 @@
 from .connection import connect
 from .errors import (
     AsynqError,
+    DamagedData,
     MessageDecodeError,
     QueueNotFound,
     RedisUnavailable,
@@ -55,6 +56,7 @@ __all__ = [
     "SchedulerEntry",
     "SchedulerEnqueueEvent",
     "AsynqError",
+    "DamagedData",
     "QueueNotFound",
     "TaskNotFound",
     "RedisUnavailable",

@@ -35,3 +35,8 @@ class RedisUnavailable(AsynqError):
 
 class MessageDecodeError(AsynqError, ValueError):
     """Bytes that are not a valid asynq protobuf message."""
+
+
+class DamagedData(AsynqError):
+    """A key of the queue holds the wrong Redis type (or otherwise cannot be read as
+    asynq's layout): the queue, or that part of it, is damaged, not Redis."""

@@ -27,7 +27,7 @@ from redis.cluster import RedisCluster
 
 from . import keys, messages
 from .errors import MessageDecodeError, QueueNotFound, TaskNotFound
-from .scripts import ScriptClient, _Script, _wrap_unavailable
+from .scripts import ScriptClient, _Script, _wrap_unavailable, damage_text
 
 UTC = _dt.timezone.utc
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
@@ -74,10 +74,24 @@ class QueueInfo:
     failed_total: int
     paused: bool
     timestamp: _dt.datetime  # when the numbers were read
+    # Non-empty when a key of the queue has the wrong Redis type: the counts are then
+    # all 0 and mean nothing; callers show the queue as damaged and skip it.
+    problem: str = ""
 
     @property
     def latency_seconds(self) -> float:
         return self.latency.total_seconds()
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.problem)
+
+    @classmethod
+    def damaged_queue(cls, queue: str, problem: str, now: _dt.datetime) -> "QueueInfo":
+        return cls(queue=queue, memory_usage=-1, latency=_dt.timedelta(0), size=0, groups=0, pending=0,
+                   active=0, scheduled=0, retry=0, archived=0, completed=0, aggregating=0, processed=0,
+                   failed=0, processed_total=0, failed_total=0, paused=False, timestamp=now,
+                   problem=problem or "damaged")
 
 
 @dataclass(frozen=True)
@@ -326,10 +340,10 @@ class Inspector(ScriptClient):
 
     # -- plumbing ---------------------------------------------------------------
 
-    def _with_queue_check(self, queue: str, command: tuple):
+    def _with_queue_check(self, queue: str, command: tuple, *, damage_ok: bool = False):
         """Run ``command`` in the same round trip as asynq's existence test."""
         exists, result = self._pipeline(
-            [("SISMEMBER", keys.ALL_QUEUES, keys.encode_name(queue)), command]
+            [("SISMEMBER", keys.ALL_QUEUES, keys.encode_name(queue)), command], damage_ok=damage_ok
         )
         if not exists:
             raise QueueNotFound(queue)
@@ -366,7 +380,9 @@ class Inspector(ScriptClient):
         return _QUEUE_STATS.args(keys_, argv)
 
     @staticmethod
-    def _queue_info(queue: str, now: _dt.datetime, r: list) -> QueueInfo:
+    def _queue_info(queue: str, now: _dt.datetime, r) -> QueueInfo:
+        if isinstance(r, Exception):  # a damaged-data reply (see _pipeline's damage_ok)
+            return QueueInfo.damaged_queue(queue, damage_text(r), now)
         pending, active, scheduled, retry, archived, completed = r[0:6]
         pending_since = r[11]
         latency = _dt.timedelta(0)
@@ -402,9 +418,10 @@ class Inspector(ScriptClient):
     @_wrap_unavailable
     def queue_info(self, queue: str, *, memory_usage: bool = True) -> QueueInfo:
         """asynq's GetQueueInfo. ``memory_usage=False`` skips the sampling
-        (MEMORY USAGE of up to ~130 keys) and reports -1."""
+        (MEMORY USAGE of up to ~130 keys) and reports -1. A queue with a key of the
+        wrong type comes back with ``problem`` set (see QueueInfo)."""
         now = self._now()
-        r = self._with_queue_check(queue, self._stats_command(queue, now.date(), memory_usage))
+        r = self._with_queue_check(queue, self._stats_command(queue, now.date(), memory_usage), damage_ok=True)
         return self._queue_info(queue, now, r)
 
     @_wrap_unavailable
@@ -421,7 +438,8 @@ class Inspector(ScriptClient):
             return []
         now = self._now()
         today = now.date()
-        results = self._pipeline([self._stats_command(q, today, memory_usage) for q in names])
+        # A damaged queue costs only its own entry (problem set), never the list.
+        results = self._pipeline([self._stats_command(q, today, memory_usage) for q in names], damage_ok=True)
         return [self._queue_info(q, now, r) for q, r in zip(names, results)]
 
     @_wrap_unavailable

@@ -13,7 +13,7 @@ from typing import Callable
 import redis
 from redis.cluster import RedisCluster
 
-from .errors import AsynqError, RedisUnavailable
+from .errors import AsynqError, DamagedData, RedisUnavailable
 
 UTC = _dt.UTC
 _LUA_DIR = Path(__file__).with_name("lua")
@@ -38,6 +38,20 @@ _UNAVAILABLE = (
 )
 
 
+def is_damage(exc) -> bool:
+    """An error reply that says the data is damaged, not that Redis failed: a key of
+    the wrong type, or our scripts' DAMAGED reply."""
+    text = str(exc)
+    return text.startswith(("WRONGTYPE", "DAMAGED")) or "WRONGTYPE" in text
+
+
+def damage_text(exc) -> str:
+    text = str(exc)
+    if text.startswith("DAMAGED "):
+        text = text[len("DAMAGED "):]
+    return text if len(text) <= 300 else text[:299] + "…"
+
+
 def _wrap_unavailable(method):
     """Turn Redis connection failures into RedisUnavailable, and any other
     Redis error reply (a key of the wrong type, an ACL refusal...) into
@@ -49,6 +63,10 @@ def _wrap_unavailable(method):
             return method(*args, **kwargs)
         except _UNAVAILABLE as exc:
             raise RedisUnavailable(f"Redis unreachable: {exc}") from exc
+        except redis.exceptions.ResponseError as exc:
+            if is_damage(exc):
+                raise DamagedData(damage_text(exc)) from exc
+            raise AsynqError(f"Redis error: {exc}") from exc
         except redis.exceptions.RedisError as exc:
             raise AsynqError(f"Redis error: {exc}") from exc
 
@@ -91,8 +109,10 @@ class ScriptClient:
             self._load_scripts()
             return self._client.execute_command(*command)
 
-    def _pipeline(self, commands: list[tuple]) -> list:
-        """Run commands in one round trip; load our scripts once on NOSCRIPT."""
+    def _pipeline(self, commands: list[tuple], *, damage_ok: bool = False) -> list:
+        """Run commands in one round trip; load our scripts once on NOSCRIPT.
+        With ``damage_ok`` a damaged-data error reply (see ``is_damage``) is returned
+        in its slot instead of raised, so one bad queue does not fail the others."""
         for attempt in range(2):
             pipe = self._client.pipeline(transaction=False)
             for command in commands:
@@ -102,7 +122,7 @@ class ScriptClient:
                 self._load_scripts()
                 continue
             for r in results:
-                if isinstance(r, Exception):
+                if isinstance(r, Exception) and not (damage_ok and is_damage(r)):
                     raise r
             return results
         raise AssertionError("unreachable")

@@ -51,6 +51,7 @@ previous row's, so time order and chain order agree.
 import logging
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from dlqadmin.core import clock
+from dlqadmin.core import names
 
 from . import chain
 from .errors import AuditWriteError
@@ -116,6 +117,23 @@ def append(fields):
     return event
 
 
+def _shown(value):
+    return names.display(value) if isinstance(value, str) else value
+
+
+def _name_keys(detail, **targets):
+    """A queue name or task id is any bytes; the row's text columns hold its display form,
+    cut to the index limit. When that is not the name itself, the sha256 of the exact bytes
+    goes into the detail (`queue_sha256`, `task_id_sha256`), so the target stays identified."""
+    extra = {}
+    for field, value in targets.items():
+        if isinstance(value, str) and value and (len(value) > _INDEXED_MAX or names.display(value) != value):
+            extra[f"{field}_sha256"] = names.key(value)
+    if not extra:
+        return detail
+    return {**(detail if isinstance(detail, dict) else {} if detail is None else {"detail": detail}), **extra}
+
+
 def record(action, *, request=None, actor=None, queue="", task_id="", target="", reason="",
            outcome="success", message="", detail=None):
     """Write one audit event and return it; raise AuditWriteError if it cannot be written.
@@ -129,14 +147,15 @@ def record(action, *, request=None, actor=None, queue="", task_id="", target="",
     if not action or not isinstance(action, str):
         raise ValueError("action is required")
     try:
+        detail = _name_keys(detail, queue=queue, task_id=task_id)
         actor_id, actor_name = _actor_of(actor, request)
         request_id, ip, agent = _request_context(request)
         fields = {
             "actor_id": actor_id,
             "actor_name": actor_name,
             "action": clean_text(action, 64),
-            "queue": clean_text(queue, _INDEXED_MAX),
-            "task_id": clean_text(task_id, _INDEXED_MAX),
+            "queue": clean_text(_shown(queue), _INDEXED_MAX),
+            "task_id": clean_text(_shown(task_id), _INDEXED_MAX),
             "target": clean_text(target),
             "reason": clean_text(reason),
             "outcome": outcome,

@@ -11,7 +11,9 @@ queue). Ours come from Postgres, cached for a few seconds so frequent scrapes st
 - ``dlqadmin_alerts_firing{severity}``: alert states now warning / critical;
 - ``dlqadmin_notifications_total{state}``: outbox messages by state (sent, failed, ...);
 - ``dlqadmin_actions_total{action,outcome}``: audit-log entries by action and outcome;
-- ``dlqadmin_redis_up``: 1 when asynq's Redis answered this scrape.
+- ``dlqadmin_redis_up``: 1 when asynq's Redis answered this scrape;
+- ``dlqadmin_queues_damaged``: queues left out of the asynq series because one of their
+  keys has the wrong Redis type.
 
 Access: a ``Authorization: Bearer <DLQADMIN_METRICS_TOKEN>`` header, or a client address
 inside ``DLQADMIN_METRICS_ALLOWED_NETWORKS`` (loopback by default). Anything else gets
@@ -34,6 +36,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from dlqadmin.access.checks import public_view
+from dlqadmin.core import names
 from dlqadmin.core.asynq_client import inspector
 from dlqadmin.core.client_ip import client_ip
 
@@ -65,13 +68,19 @@ class AsynqCollector:
                                      labels=["queue"])
         paused = GaugeMetricFamily("asynq_queue_paused_total", "Number of queues paused", labels=["queue"])
         up = GaugeMetricFamily("dlqadmin_redis_up", "1 if asynq's Redis answered this scrape, else 0")
+        damaged = GaugeMetricFamily("dlqadmin_queues_damaged",
+                                    "Queues left out of the asynq series because a key has the wrong Redis type")
         try:
             infos = inspector().all_queue_info(memory_usage=True)
         except Exception as exc:  # noqa: BLE001 - a scrape reports "down", never a 500
             log.warning("metrics: asynq redis unreachable: %s", type(exc).__name__)
             infos = None
+        broken = 0
         for info in infos or ():
-            q = info.queue
+            if info.damaged:  # one bad queue costs its own series, never the scrape
+                broken += 1
+                continue
+            q = names.display(info.queue)  # a label holds text: NUL / non-UTF-8 bytes escaped
             for state in ASYNQ_STATES:
                 enqueued.add_metric([q, state], getattr(info, state))
             for state in (*ASYNQ_STATES, "aggregating"):
@@ -82,7 +91,8 @@ class AsynqCollector:
             failed.add_metric([q], info.failed_total)
             paused.add_metric([q], 1 if info.paused else 0)
         up.add_metric([], 0 if infos is None else 1)
-        yield from (enqueued, size, latency, memory, processed, failed, paused, up)
+        damaged.add_metric([], broken)
+        yield from (enqueued, size, latency, memory, processed, failed, paused, up, damaged)
 
 
 class DlqadminCollector:

@@ -7,7 +7,7 @@ import uuid
 from django.http import JsonResponse
 from django.shortcuts import render
 
-from dlqadmin.asynq import RedisUnavailable
+from dlqadmin.asynq import DamagedData, RedisUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +55,26 @@ class RedisUnavailableMiddleware:
         if getattr(request, "htmx", False):
             template += "#banner"
         return render(request, template, status=503)
+
+
+class DamagedDataMiddleware:
+    """A key of the wrong type in asynq's Redis (any producer can write one) damages that
+    queue, not the request: a clear 409 page / JSON body naming it, never a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DamagedData):
+            return None
+        log.warning("damaged asynq data path=%s error=%s", request.path[:200], exception)
+        if is_api_request(request):
+            return JsonResponse({"error": "damaged", "detail": f"This queue's data in Redis is damaged: {exception}"},
+                                status=409)
+        template = "core/damaged.html"
+        if getattr(request, "htmx", False):
+            template += "#banner"
+        return render(request, template, {"problem": str(exception)}, status=409)

@@ -10,6 +10,7 @@ from django.urls import reverse
 from dlqadmin.access.checks import get_queue_or_404, queue_name_scope, queue_view, signed_in_view
 from dlqadmin.api.auth import api_view, error
 from dlqadmin.asynq import RedisUnavailable
+from dlqadmin.core import names as qnames
 
 from . import selectors, services
 from .models import Operation
@@ -56,7 +57,7 @@ def operation_json(request, op):
         "url": request.build_absolute_uri(reverse("api:operation", args=[op.pk])),
         "status": op.status,
         "action": op.action,
-        "queue": op.queue,
+        "queue": qnames.display(op.queue),
         "state": op.state or None,
         "filter": op.filter,
         "rate": op.rate,

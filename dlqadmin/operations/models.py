@@ -12,6 +12,9 @@ either moved or untouched, never half-moved).
 from django.conf import settings
 from django.db import models
 
+from dlqadmin.core import names as qnames
+from dlqadmin.core.fields import NameField, NameListField
+
 
 class Operation(models.Model):
     QUEUED = "queued"
@@ -27,7 +30,11 @@ class Operation(models.Model):
     ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive")]
 
     action = models.CharField(max_length=16, choices=ACTIONS)
-    queue = models.CharField(max_length=500, db_index=True)
+    # The queue is any bytes (core/names.py): exact bytes, sha256 key, display label.
+    # `queue` (a property, also accepted by the constructor) is the name as asynq holds it.
+    queue_raw = models.BinaryField(default=b"")
+    queue_key = models.CharField(max_length=64, db_index=True, default="")
+    queue_label = models.TextField(default="")
     state = models.CharField(max_length=16)
     group = models.CharField(max_length=500, blank=True, default="")
     filter = models.JSONField(default=dict, blank=True)  # TaskFilter.to_query(); {} = every task
@@ -38,7 +45,7 @@ class Operation(models.Model):
     failed = models.PositiveIntegerField(default=0)
     # A search-based run: the matching ids (collected once, in bounded chunks) and
     # how many of them have been handed to Redis.
-    ids = models.JSONField(null=True, blank=True)
+    ids = NameListField(null=True, blank=True)  # any bytes: odd ids stored as {"b64": ...}
     position = models.PositiveIntegerField(default=0)
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -59,7 +66,15 @@ class Operation(models.Model):
         indexes = [models.Index(fields=["status", "lease_expires"])]
 
     def __str__(self):
-        return f"{self.action} {self.queue}/{self.state} #{self.pk} ({self.status})"
+        return f"{self.action} {self.queue_label}/{self.state} #{self.pk} ({self.status})"
+
+    @property
+    def queue(self):
+        return qnames.from_raw(self.queue_raw)
+
+    @queue.setter
+    def queue(self, name):
+        self.queue_raw, self.queue_key, self.queue_label = qnames.raw(name), qnames.key(name), qnames.display(name)
 
     @property
     def finished(self):
@@ -76,7 +91,7 @@ class OperationItem(models.Model):
     """Per-id detail of a bulk operation: every id that was not done, and why."""
 
     operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="items")
-    task_id = models.CharField(max_length=500)
+    task_id = NameField()  # the exact bytes, any length
     outcome = models.CharField(max_length=32)  # OpOutcome value: not_found, changed, wrong_state, broken
     state = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,6 +1,8 @@
 """Reads of tracked operations. Callers pass the user's access.checks.NameScope, so
 a user lists only operations on queues they may view."""
 
+from dlqadmin.core import names as qnames
+
 from .models import Operation
 
 MAX_LIMIT = 200
@@ -22,9 +24,9 @@ def operations(scope, query, *, default_limit=50):
     optional queue, status, started_by (a user name), before (an id) and limit."""
     rows = Operation.objects.all()
     if not scope.every_queue:
-        rows = rows.filter(queue__in=scope.granted)
+        rows = rows.filter(queue_key__in=[qnames.key(n) for n in scope.granted])
     if query.get("queue"):
-        rows = rows.filter(queue=query["queue"])
+        rows = rows.filter(queue_key=qnames.key(query["queue"]))
     status = query.get("status") or ""
     if status:
         if status not in dict(Operation.STATUSES):

@@ -17,6 +17,7 @@ from dlqadmin.access.checks import get_queue_or_404, has_global, may, queue_view
 from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import QueueNotFound, RedisUnavailable, TASK_STATES
 from dlqadmin.triage import selectors as triage_selectors
+from dlqadmin.core import names
 from dlqadmin.triage import services as triage_services
 
 from . import services
@@ -187,7 +188,7 @@ def batch(request, queue):
     ids = request.POST.getlist("ids")
     if request.POST.get("all_page"):
         ids = request.POST.getlist("page_ids")
-    ids = list(dict.fromkeys(i for i in ids if i))
+    ids = list(dict.fromkeys(names.from_form_value(i) for i in ids if i))
     context = {"queue_name": queue.name, "action": action, "state": state, "ids": ids,
                "back": _queue_url(queue, state)}
     if action not in services.ALLOWED:
@@ -227,7 +228,7 @@ def bulk(request, queue):
     """First POST: a confirmation with the exact count. Confirmed POST: start it."""
     action = request.POST.get("action", "")
     state = request.POST.get("state", "")
-    group = request.POST.get("agg_group") or None
+    group = names.from_form_value(request.POST.get("agg_group") or "") or None
     rate = request.POST.get("rate") or None
     query = {k: request.POST[k] for k in _FILTER_KEYS if request.POST.get(k, "") != ""}
     context = {"queue_name": queue.name, "action": action, "state": state, "agg_group": group, "rate": rate,

@@ -10,12 +10,16 @@ class RevealGrant(models.Model):
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Queue and task id are any bytes (core/names.py): display forms, and sha256 keys of the
+    # exact bytes that the lookup uses (a NUL or a 10 KB id fits neither text nor an index).
     queue = models.TextField()
     task_id = models.TextField()
+    queue_key = models.CharField(max_length=64, default="")
+    task_key = models.CharField(max_length=64, default="")
     reason = models.TextField()
     ticket = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["user", "queue", "task_id", "expires_at"])]
+        indexes = [models.Index(fields=["user", "queue_key", "task_key", "expires_at"], name="reveal_lookup")]

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from dlqadmin.asynq import TASK_STATES
+from dlqadmin.core import names
 
 
 class BadParameter(ValueError):
@@ -42,7 +43,8 @@ def parse_listing(query, *, default_state, default_page_size, max_page_size, all
         raise BadParameter(f"page_size must be at most {max_page_size}, got {page_size}")
     if allowed_sizes and page_size not in allowed_sizes:
         raise BadParameter(f"page_size must be one of {', '.join(map(str, allowed_sizes))}")
-    group = query.get("group") or None
+    # A group name is any bytes: pages link an odd one as ~b64:<bytes> (core/names.py).
+    group = names.from_form_value(query.get("group") or "") or None
     if require_group and state == "aggregating" and group is None:
         raise BadParameter("state=aggregating needs a group parameter")
     if state != "aggregating":

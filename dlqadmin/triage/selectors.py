@@ -28,6 +28,7 @@ class Totals:
     aggregating: int
     processed: int
     failed: int
+    damaged: int = 0  # queues with a key of the wrong type: listed, not summed
 
 
 def queue_infos(names, *, memory_usage=True):
@@ -44,8 +45,9 @@ def queue_infos(names, *, memory_usage=True):
 def totals(infos):
     fields = ("size", "pending", "active", "scheduled", "retry", "archived", "completed", "aggregating",
               "processed", "failed")
-    sums = {f: sum(getattr(qi, f) for qi in infos) for f in fields}
-    return Totals(queues=len(infos), **sums)
+    readable = [qi for qi in infos if not qi.damaged]
+    sums = {f: sum(getattr(qi, f) for qi in readable) for f in fields}
+    return Totals(queues=len(infos), damaged=len(infos) - len(readable), **sums)
 
 
 def queue_info(name):

@@ -10,6 +10,7 @@ from dlqadmin.core import clock
 from dlqadmin.access.checks import may
 from dlqadmin.access.roles import REVEAL_QUEUE
 from dlqadmin.audit import record
+from dlqadmin.core import names
 from dlqadmin.core.asynq_client import inspector
 
 from .models import RevealGrant
@@ -51,8 +52,10 @@ def reveal_task(request, queue, task_id, reason, ticket=""):
         record(REVEAL, request=request, queue=queue.name, task_id=task_id, reason=reason,
                detail={"ticket": ticket, "seconds": seconds, "task_type": getattr(task, "type", ""),
                        "payload_sha256": _digest(getattr(task, "payload", None))})
-        grant = RevealGrant.objects.create(user=request.user, queue=queue.name, task_id=task_id, reason=reason,
-                                           ticket=ticket, expires_at=clock.now() + timedelta(seconds=seconds))
+        grant = RevealGrant.objects.create(
+            user=request.user, queue=names.display(queue.name), task_id=names.display(task_id),
+            queue_key=names.key(queue.name), task_key=names.key(task_id), reason=reason, ticket=ticket,
+            expires_at=clock.now() + timedelta(seconds=seconds))
     return task, grant
 
 
@@ -60,5 +63,5 @@ def active_reveal(user, queue, task_id):
     """The user's live reveal of this task, if any (and only while they still hold the right)."""
     if not may(user, REVEAL_QUEUE, queue):
         return None
-    return (RevealGrant.objects.filter(user=user, queue=queue.name, task_id=task_id,
+    return (RevealGrant.objects.filter(user=user, queue_key=names.key(queue.name), task_key=names.key(task_id),
                                        expires_at__gt=clock.now()).order_by("-expires_at").first())

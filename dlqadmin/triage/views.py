@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from dlqadmin.access.checks import has_global, may, queue_name_scope, queue_view, signed_in_view, visible_queue_names
 from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
-from dlqadmin.asynq import TASK_STATES, QueueNotFound, TaskNotFound
+from dlqadmin.asynq import TASK_STATES, DamagedData, QueueNotFound, TaskNotFound
 
 from . import selectors, services
 from .params import BadParameter, parse_listing, parse_page
@@ -48,13 +48,21 @@ def queue_detail(request, queue):
         info = selectors.queue_info(name)
     except QueueNotFound:
         raise Http404("No such queue.") from None
-    groups = selectors.groups(name)
+    # A key of the wrong type damages the queue (or one state of it): shown, not a 500.
+    damage = [info.problem] if info.damaged else []
+    try:
+        groups = selectors.groups(name)
+    except DamagedData as exc:
+        groups, damage = [], [*damage, f"groups: {exc}"]
     if listing.state == "aggregating" and listing.group is None and groups:
         # The aggregating tab opens on the first group.
         listing = replace(listing, group=groups[0].group)
     page, tasks = (None, [])
     if listing.state != "aggregating" or listing.group:
-        page, tasks = selectors.task_page(name, listing.state, listing.page, listing.page_size, listing.group)
+        try:
+            page, tasks = selectors.task_page(name, listing.state, listing.page, listing.page_size, listing.group)
+        except DamagedData as exc:
+            damage.append(f"{listing.state}: {exc}")
     pages = max(1, math.ceil(page.total / listing.page_size)) if page else 1
     context = {
         "queue": info,
@@ -66,6 +74,7 @@ def queue_detail(request, queue):
         "pages": pages,
         "page_sizes": settings.DLQADMIN_PAGE_SIZES,
         "error": error,
+        "damage": damage,
         "may_operate": may(request.user, OPERATE_QUEUE, queue),
         "may_delete_queue": has_global(request.user, MANAGE_ACCESS),
     }

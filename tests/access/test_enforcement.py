@@ -162,7 +162,7 @@ def test_new_queues_appear_granted_to_nobody(client, golden, cast):
     assert 'data-queue="brand:new"' in client.get("/").content.decode()
     from dlqadmin.access.models import Queue
 
-    assert not Queue.objects.get(name="brand:new").grants.exists()
+    assert not Queue.objects.get(label="brand:new").grants.exists()
 
 
 def test_grant_and_revoke_take_effect_on_the_next_request(client, golden, cast):

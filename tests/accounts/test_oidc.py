@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from dlqadmin.access.checks import may
-from dlqadmin.access.models import Queue
+from dlqadmin.access import registry
 from dlqadmin.access.services import grant, revoke, roles_of
 from dlqadmin.accounts.models import OidcIdentity
 from dlqadmin.audit.models import AuditEvent
@@ -142,8 +142,8 @@ def test_a_removed_group_downgrades_then_refuses_at_the_next_sign_in(client, oid
     oidc.set_account("alice", groups=["sre-oncall", "payments-dev"])
     assert sso_sign_in(client, oidc, "alice").status_code == 302
     user = OidcIdentity.objects.get(subject="0f6c1e2a-alice").user
-    Queue.objects.get_or_create(name="emails")
-    emails, payments = Queue.objects.get(name="emails"), Queue.objects.get(name="payments")
+    registry.ensure("emails")
+    emails, payments = registry.find("emails"), registry.find("payments")
     assert may(user, "operate_queue", emails) and may(user, "operate_queue", payments)
     client.post("/logout/")
 
@@ -181,7 +181,7 @@ def test_grants_given_by_hand_are_kept_apart(client, oidc, sso_rules, admin_clie
     oidc.set_account("bob", groups=["payments-dev"])
     sso_sign_in(client, oidc, "bob")
     revoke(user, "viewer", queues=["payments"])  # by hand: the SSO grant stays
-    assert may(get_user_model().objects.get(pk=user.pk), "view_queue", Queue.objects.get(name="payments"))
+    assert may(get_user_model().objects.get(pk=user.pk), "view_queue", registry.find("payments"))
 
     page = admin_client_factory().get("/access/").content.decode()
     row = page[page.index('data-user="bob"'):]
@@ -192,7 +192,7 @@ def test_grants_given_by_hand_are_kept_apart(client, oidc, sso_rules, admin_clie
 
 
 def test_mapping_rules_are_edited_on_the_users_page_and_audited(roles, admin_client_factory):
-    Queue.objects.create(name="payments")
+    registry.ensure("payments")
     admin = admin_client_factory()
     response = admin.post("/access/sso-rules/", {"rule-group": "payments-dev", "rule-role": "viewer",
                                                  "rule-queues": ["payments"]})

@@ -86,7 +86,8 @@ def test_queues_match_the_inspector(api, golden):
     queues = {q["queue"]: q for q in body["queues"]}
     assert sorted(queues) == INSPECTOR["queues"]
     for name, q in queues.items():
-        assert set(q) == QUEUE_FIELDS
+        assert set(q) == QUEUE_FIELDS | {"damaged", "problem"}
+        assert q["damaged"] is False and q["problem"] is None
         expected = INSPECTOR["queue_info"][name]
         for field in QUEUE_FIELDS - {"url", "latency_seconds"}:
             assert q[field] == expected[field], (name, field)

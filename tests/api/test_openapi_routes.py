@@ -14,7 +14,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # The schema does not describe itself.
 UNDOCUMENTED = {"/openapi.json"}
 # Concrete values for path converters, to call each route.
-SAMPLE = {"name": "some-queue", "int": "1", "str": "x", "path": "x", "slug": "x"}
+SAMPLE = {"queue": "some-queue", "name": "some-queue", "int": "1", "str": "x", "path": "x", "slug": "x"}
 
 
 def _api_routes():

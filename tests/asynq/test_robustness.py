@@ -11,6 +11,7 @@ import pytest
 
 from dlqadmin.asynq import (
     AsynqError,
+    DamagedData,
     BrokenTask,
     Inspector,
     QueueNotFound,
@@ -166,14 +167,18 @@ def test_garbage_stats_counters(inspector, seed, r):
     assert inspector.history("q", 1)[0].failed == 0
 
 
-def test_wrong_key_type_is_an_asynq_error(inspector, seed, r):
+def test_wrong_key_type_is_damaged_data(inspector, seed, r):
     seed.queue("q")
+    seed.queue("fine")
     r.set(keys.archived("q"), b"not a zset")
-    with pytest.raises(AsynqError, match="^Redis error: .*WRONGTYPE") as info:
+    with pytest.raises(DamagedData, match="WRONGTYPE") as info:
         inspector.list_tasks("q", "archived")
-    assert not isinstance(info.value, RedisUnavailable)
-    with pytest.raises(AsynqError):
-        inspector.queue_info("q")
+    assert isinstance(info.value, AsynqError) and not isinstance(info.value, RedisUnavailable)
+    # The queue's stats name the damaged key instead of failing; other queues are unaffected.
+    one = inspector.queue_info("q")
+    assert one.damaged and one.problem.startswith("archived: WRONGTYPE") and one.archived == 0
+    both = {i.queue: i for i in inspector.all_queue_info()}
+    assert both["q"].damaged and not both["fine"].damaged and both["fine"].problem == ""
 
 
 # --- values ------------------------------------------------------------------------------

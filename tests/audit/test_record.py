@@ -96,7 +96,9 @@ def test_awkward_values_are_stored_so_the_row_still_verifies(db):
     result = verify_database()
     assert result.ok, result.problem
     row = AuditEvent.objects.get()
-    assert row.action == "xy" and row.queue == "queue"
+    # A queue name is any bytes: the row shows NUL escaped (so "q\x00ueue" and "queue" differ)
+    # and names the exact bytes by their sha256.
+    assert row.action == "xy" and row.queue == "q\\x00ueue" and "queue_sha256" in row.detail
     assert row.detail["big"] == "1e+300" and row.detail["nan"] == "nan" and row.detail["tuple"] == [1, 2]
     assert len(row.detail["long"]) == 2000 and len(row.detail["many"]) == 201
 

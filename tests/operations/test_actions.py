@@ -147,10 +147,10 @@ def test_two_operators_at_the_same_moment(golden, cast):
     """Threads racing on one task through the service: exactly one DONE."""
     from django.test import RequestFactory
 
-    from dlqadmin.access.models import Queue
+    from dlqadmin.access import registry
     from dlqadmin.operations import services
 
-    queue = Queue.objects.get_or_create(name=Q)[0]
+    queue = registry.ensure(Q)
     barrier = threading.Barrier(4)
     outcomes = []
 

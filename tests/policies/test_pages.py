@@ -6,6 +6,7 @@ import pytest
 
 from dlqadmin.alerts.models import AlertState, QueueSample
 from dlqadmin.policies.models import Channel, Policy
+from dlqadmin.core.names import key
 from tests.conftest import make_user, sign_in
 from tests.support.fake_slack import fake_slack  # noqa: F401 - fixture
 
@@ -84,10 +85,10 @@ def test_channels_page_masks_secrets_and_the_test_button_sends(pa_client, fake_s
 def test_alert_pages_show_only_visible_queues(client, roles, golden, clock):
     now = clock.now()
     for q in ("payments", "emails"):
-        AlertState.objects.create(policy_name="default", queue=q, rule="dlq_size", status="critical", since=now,
-                                  value=60, threshold=50, last_checked_at=now)
+        AlertState.objects.create(policy_name="default", queue=q, queue_key=key(q), rule="dlq_size",
+                                  status="critical", since=now, value=60, threshold=50, last_checked_at=now)
         for i in range(5):
-            QueueSample.objects.create(queue=q, at=now - timedelta(minutes=10 * i), pending=0, active=0, scheduled=0,
+            QueueSample.objects.create(queue=q, queue_key=key(q), at=now - timedelta(minutes=10 * i), pending=0, active=0, scheduled=0,
                                        retry=0, archived=10 + i, completed=0, latency_seconds=0)
     sign_in(client, make_user("v", ("viewer", ["payments"])))
     page = client.get("/alerts/").content.decode()

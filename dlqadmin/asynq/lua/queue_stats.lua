@@ -28,43 +28,63 @@
 --   13     number of groups
 --   14     aggregating tasks (sum of the group sizes)
 --   15     memory usage in bytes, -1 when skipped
+-- or, when a key of the queue has the wrong type, the error reply
+--   "DAMAGED <which key>: <Redis error>[; ...]"
 --
 -- The memory estimate repeats asynq's sampling arithmetic step by step (same
 -- keys, same order of additions, same truncation of the float result), so
 -- both report the same number for the same data.
 
+-- A key of the wrong type (any producer can write one) must not fail the whole
+-- call: each read is a pcall, and a queue with such keys answers an error reply
+-- "DAMAGED <what>: <error>; ..." that the client reports as a damaged queue.
+local problems = {}
+local function call(what, ...)
+  local r = redis.pcall(...)
+  if type(r) == "table" and r.err then
+    problems[#problems + 1] = what .. ": " .. r.err
+    return false
+  end
+  return r
+end
+
+local names = {"pending", "active", "scheduled", "retry", "archived", "completed",
+               "processed today", "failed today", "processed total", "failed total"}
 local counts = {
-  redis.call("LLEN", KEYS[1]),
-  redis.call("LLEN", KEYS[2]),
-  redis.call("ZCARD", KEYS[3]),
-  redis.call("ZCARD", KEYS[4]),
-  redis.call("ZCARD", KEYS[5]),
-  redis.call("ZCARD", KEYS[6]),
+  call(names[1], "LLEN", KEYS[1]) or 0,
+  call(names[2], "LLEN", KEYS[2]) or 0,
+  call(names[3], "ZCARD", KEYS[3]) or 0,
+  call(names[4], "ZCARD", KEYS[4]) or 0,
+  call(names[5], "ZCARD", KEYS[5]) or 0,
+  call(names[6], "ZCARD", KEYS[6]) or 0,
 }
 local res = {}
 for i = 1, 6 do
   res[i] = counts[i]
 end
 for i = 7, 10 do
-  res[i] = tonumber(redis.call("GET", KEYS[i]) or "0") or 0
+  res[i] = tonumber(call(names[i], "GET", KEYS[i]) or "0") or 0
 end
 res[11] = redis.call("EXISTS", KEYS[11])
 -- false (not nil) keeps the array intact; the client sees a nil reply.
 res[12] = false
-if counts[1] > 0 then
+if #problems == 0 and counts[1] > 0 then
   local oldest = redis.call("LRANGE", KEYS[1], -1, -1)[1]
-  res[12] = redis.call("HGET", ARGV[1] .. oldest, "pending_since")
+  res[12] = call("oldest pending task", "HGET", ARGV[1] .. oldest, "pending_since")
 end
 
-local group_names = redis.call("SMEMBERS", KEYS[12])
+local group_names = call("groups", "SMEMBERS", KEYS[12]) or {}
 local aggregating = 0
 local group_sizes = {}
 for i, gname in ipairs(group_names) do
-  group_sizes[i] = redis.call("ZCARD", ARGV[2] .. gname)
+  group_sizes[i] = call("group", "ZCARD", ARGV[2] .. gname) or 0
   aggregating = aggregating + group_sizes[i]
 end
 res[13] = #group_names
 res[14] = aggregating
+if #problems > 0 then
+  return redis.error_reply("DAMAGED " .. table.concat(problems, "; "))
+end
 
 local sample_size = tonumber(ARGV[3])
 if sample_size <= 0 then

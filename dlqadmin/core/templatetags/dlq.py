@@ -3,7 +3,15 @@ from datetime import timedelta
 
 from django import template
 
+from dlqadmin.core import names
+
 register = template.Library()
+
+
+@register.filter
+def form_value(value):
+    """A task id / name as a form value that posts back exactly (see core/names.py)."""
+    return names.form_value(value) if isinstance(value, str) else value
 
 
 @register.filter
