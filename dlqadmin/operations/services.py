@@ -35,8 +35,8 @@ from dlqadmin.asynq.operations import (
     RUN_ALL_STATES,
     RUN_STATES,
 )
-from dlqadmin.asynq.search import search
 from dlqadmin.audit import record
+from dlqadmin.triage.search import count_visible, masked_query
 from dlqadmin.core.asynq_client import client, inspector, operations
 
 from .models import Operation, OperationItem
@@ -50,6 +50,7 @@ PAUSE_QUEUE = "queue.pause"
 RESUME_QUEUE = "queue.resume"
 BATCH = "task.batch"
 BULK = "task.bulk"
+BULK_PREVIEW = "task.bulk_preview"
 BULK_CANCEL = "operation.cancel"
 BULK_PAUSE = "operation.pause"
 BULK_RESUME = "operation.resume"
@@ -410,14 +411,37 @@ def parse_filter(query):
         raise Refused(f"Invalid filter: {exc}") from None
 
 
-def count_matching(queue_name, state, f, group=None):
-    """How many tasks a bulk operation would touch right now (a scan in bounded
-    chunks when there is a filter)."""
+def state_size(queue_name, state, group=None):
+    """How many tasks ``state`` (or ``group`` of aggregating) holds now."""
+    if state == "aggregating":
+        return next((g.size for g in inspector().groups(queue_name) if g.group == group), 0)
+    return getattr(inspector().queue_info(queue_name, memory_usage=False), state)
+
+
+def count_matching(user, queue, state, f, group=None):
+    """How many tasks a bulk operation of ``user`` would touch right now: every task
+    of the state, or those matching ``f`` as ``user`` may see them (masked unless
+    they may reveal on the queue; a scan in bounded chunks)."""
     if f.is_empty:
-        if state == "aggregating":
-            return next((g.size for g in inspector().groups(queue_name) if g.group == group), 0)
-        return getattr(inspector().queue_info(queue_name, memory_usage=False), state)
-    return sum(len(p.matches) for p in search(client(), queue_name, state, f, group=group))
+        return state_size(queue.name, state, group)
+    return count_visible(user, queue, state, f, group)
+
+
+def preview_bulk(request, queue, action, state, filter_query=None, rate=None, group=None):
+    """The exact count a bulk confirmation shows (audited, with the filter masked)."""
+    _require(request, OPERATE_QUEUE, queue, BULK)
+    check_bulk(action, state, group, rate)
+    f = parse_filter(filter_query)
+    if state != "aggregating":
+        group = None
+    try:
+        count = count_matching(request.user, queue, state, f, group)
+    except QueueNotFound:
+        raise Refused("The queue no longer exists.") from None
+    record(BULK_PREVIEW, request=request, queue=queue.name,
+           detail={"action": action, "state": state, "group": group, "filter": masked_query(queue.name, f),
+                   "count": count})
+    return count
 
 
 def check_bulk(action, state, group=None, rate=None):
@@ -446,7 +470,7 @@ def start_bulk(request, queue, action, state, filter_query=None, rate=None, grou
     if state != "aggregating":
         group = None
     try:
-        total = count_matching(queue.name, state, f, group)
+        total = count_matching(request.user, queue, state, f, group)
     except QueueNotFound:
         raise Refused("The queue no longer exists.") from None
     query = f.to_query()
@@ -456,10 +480,24 @@ def start_bulk(request, queue, action, state, filter_query=None, rate=None, grou
                                       started_by_name=request.user.get_username(), reason=(reason or "")[:2000])
         intent = record(BULK, request=request, queue=queue.name, reason=reason or "", outcome="intent",
                         detail={"operation": op.pk, "action": action, "state": state, "group": group,
-                                "filter": query, "rate": rate, "total": total})
+                                "filter": masked_query(queue.name, f), "rate": rate, "total": total})
         Operation.objects.filter(pk=op.pk).update(intent_seq=intent.seq)
     op.refresh_from_db()
     return op
+
+
+def shown_filter(op):
+    """An operation's filter as others may see it (pages, API, audit): masked."""
+    return _masked_op_filter(op)
+
+
+def _masked_op_filter(op):
+    if not op.filter:
+        return {}
+    try:
+        return masked_query(op.queue, TaskFilter.from_query(op.filter or {}))
+    except ValueError:
+        return {}
 
 
 def finish_record(op, *, outcome=None, message=""):
@@ -470,7 +508,7 @@ def finish_record(op, *, outcome=None, message=""):
     record(BULK, actor=op.started_by, queue=op.queue, outcome=outcome,
            message=message or f"{op.status}: {op.done} done, {op.failed} not done of {op.total}",
            detail={"intent": op.intent_seq, "operation": op.pk, "action": op.action, "state": op.state,
-                   "filter": op.filter, "rate": op.rate, "status": op.status, "total": op.total, "done": op.done,
+                   "filter": _masked_op_filter(op), "rate": op.rate, "status": op.status, "total": op.total, "done": op.done,
                    "failed": op.failed, "attempts": op.attempts, "started_by": op.started_by_name})
 
 
