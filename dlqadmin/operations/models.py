@@ -25,7 +25,13 @@ class Operation(models.Model):
     FINISHED = (DONE, CANCELLED, FAILED)
 
     ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive")]
+    # A bulk operation is carried out by the worker; a batch (selected tasks) is done
+    # within its request and only keeps its per-id results here: never claimed.
+    BULK = "bulk"
+    BATCH = "batch"
+    KINDS = [(BULK, BULK), (BATCH, BATCH)]
 
+    kind = models.CharField(max_length=8, choices=KINDS, default=BULK)
     action = models.CharField(max_length=16, choices=ACTIONS)
     queue = models.CharField(max_length=500, db_index=True)
     state = models.CharField(max_length=16)

@@ -333,68 +333,98 @@ def edit_and_run(request, queue, task_id, payload, reason, version=None):
 
 # --- selected tasks ---------------------------------------------------------------------
 
+# Longest task id a batch accepts: what an OperationItem can record (a per-id
+# outcome must be storable before anything is changed in Redis).
+MAX_ID_LENGTH = OperationItem._meta.get_field("task_id").max_length
+
+
 def _check_action(action):
-    if action not in ALLOWED:
+    if not isinstance(action, str) or action not in ALLOWED:
         raise Refused("action must be one of run, delete, archive.")
 
 
 def _clean_ids(ids):
     if not isinstance(ids, (list, tuple)) or not ids:
         raise Refused("Select at least one task (ids: a non-empty list).")
-    if not all(isinstance(i, str) and i for i in ids):
-        raise Refused("Task ids must be non-empty strings.")
-    ids = list(dict.fromkeys(ids))
     if len(ids) > MAX_BATCH:
         raise Refused(f"At most {MAX_BATCH} tasks at once; use a bulk operation for more.")
-    return ids
+    if not all(isinstance(i, str) and i for i in ids):
+        raise Refused("Task ids must be non-empty strings.")
+    for i in ids:
+        if len(i) > MAX_ID_LENGTH:
+            raise Refused(f"A task id is longer than {MAX_ID_LENGTH} characters; nothing was done.")
+        if "\x00" in i or any("\ud800" <= c <= "\udfff" for c in i):
+            raise Refused("A task id holds a NUL character or an unpaired surrogate; nothing was done.")
+    return list(dict.fromkeys(ids))
+
+
+def check_batch(action, ids, state=None):
+    """(ids, state) of a valid batch request, or Refused: everything a batch needs is
+    checked here, before its first write anywhere."""
+    _check_action(action)
+    ids = _clean_ids(ids)
+    if state in (None, ""):
+        return ids, None
+    if not isinstance(state, str):
+        raise Refused("state must be a task state (text).")
+    if state not in ALLOWED[action]:
+        raise Refused(f"{action}: {state} tasks cannot be {VERBS[action]}.")
+    return ids, state
 
 
 def batch(request, queue, action, ids, state=None):
     """Run / delete / archive the given tasks now; returns (Operation, {id: ActionResult}).
 
     With ``state`` (what the page showed) each id must still be in it, else it is
-    reported as changed. The per-id results are kept as an Operation (status done)
-    with an item per id that was not done, so they stay retrievable."""
+    reported as changed. The request is validated as a whole first (Refused, nothing
+    written). The per-id results are kept as an Operation of kind "batch" (status
+    done, never taken by the operations worker) with an item per id that was not
+    done. The audit intent always gets an outcome row, also when something fails."""
     _check_action(action)
     _require(request, OPERATE_QUEUE, queue, BATCH)
-    ids = _clean_ids(ids)
-    if state and state not in ALLOWED[action]:
-        raise Refused(f"{action}: {state} tasks cannot be {VERBS[action]}.")
+    ids, state = check_batch(action, ids, state)
     now = clock.now()
     with transaction.atomic():
-        op = Operation.objects.create(action=action, queue=queue.name, state=state or "", ids=ids, total=len(ids),
-                                      status=Operation.RUNNING, started_by=request.user,
+        op = Operation.objects.create(kind=Operation.BATCH, action=action, queue=queue.name, state=state or "",
+                                      ids=ids, total=len(ids), status=Operation.RUNNING, started_by=request.user,
                                       started_by_name=request.user.get_username(), started_at=now)
         intent = record(BATCH, request=request, queue=queue.name, outcome="intent",
-                        detail={"operation": op.pk, "action": action, "state": state or None, "count": len(ids),
+                        detail={"operation": op.pk, "action": action, "state": state, "count": len(ids),
                                 "ids": ids[:_AUDIT_IDS]})
-    ops = _ops()
     try:
-        if state:
-            raw = getattr(ops, f"{action}_tasks")(queue.name, ids, expected_state=state)
-        else:
-            raw = {i: getattr(ops, f"{action}_task")(queue.name, i) for i in ids}
-    except (RedisUnavailable, AsynqError) as exc:
+        results = _batch_results(op, action, queue, ids, state)
+    except BaseException as exc:
+        # The intent must not stay without an outcome, whatever went wrong.
         Operation.objects.filter(pk=op.pk).update(status=Operation.FAILED, finished_at=clock.now(),
-                                                  last_error=str(exc)[:2000])
-        record(BATCH, request=request, queue=queue.name, outcome="failed", message=str(exc)[:500],
-               detail={"intent": intent.seq, "operation": op.pk})
+                                                  last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        record(BATCH, request=request, queue=queue.name, outcome="failed",
+               message=f"{type(exc).__name__}: {exc}"[:500], detail={"intent": intent.seq, "operation": op.pk})
         raise
-    results = {i: describe(action, raw[i]) for i in ids}
     failures = [(i, r) for i, r in results.items() if not r.ok]
     done = len(ids) - len(failures)
+    record(BATCH, request=request, queue=queue.name, outcome="success" if not failures else "failed",
+           message=f"{done} done, {len(failures)} not done",
+           detail={"intent": intent.seq, "operation": op.pk, "action": action, "done": done,
+                   "failed": len(failures), "not_done": [f"{i} {r.outcome}" for i, r in failures[:_AUDIT_IDS]]})
+    op.refresh_from_db()
+    return op, results
+
+
+def _batch_results(op, action, queue, ids, state):
+    """The Redis calls of a batch and its stored per-id results."""
+    ops = _ops()
+    if state:
+        raw = getattr(ops, f"{action}_tasks")(queue.name, ids, expected_state=state)
+    else:
+        raw = {i: getattr(ops, f"{action}_task")(queue.name, i) for i in ids}
+    results = {i: describe(action, raw[i]) for i in ids}
+    failures = [(i, r) for i, r in results.items() if not r.ok]
     with transaction.atomic():
         OperationItem.objects.bulk_create(
             [OperationItem(operation=op, task_id=i, outcome=r.outcome, state=r.state or "") for i, r in failures])
-        Operation.objects.filter(pk=op.pk).update(status=Operation.DONE, done=done, failed=len(failures),
-                                                  finished_at=clock.now())
-        record(BATCH, request=request, queue=queue.name, outcome="success" if not failures else "failed",
-               message=f"{done} done, {len(failures)} not done",
-               detail={"intent": intent.seq, "operation": op.pk, "action": action, "done": done,
-                       "failed": len(failures),
-                       "not_done": [f"{i} {r.outcome}" for i, r in failures[:_AUDIT_IDS]]})
-    op.refresh_from_db()
-    return op, results
+        Operation.objects.filter(pk=op.pk).update(status=Operation.DONE, done=len(ids) - len(failures),
+                                                  failed=len(failures), finished_at=clock.now())
+    return results
 
 
 # --- bulk: every task of a state, or matching a search ----------------------------------

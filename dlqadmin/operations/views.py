@@ -167,6 +167,10 @@ def batch(request, queue):
             services.batch(request, queue, action, ids, state)
         except services.Denied as exc:
             raise PermissionDenied(str(exc)) from None
+    try:
+        services.check_batch(action, ids, state)
+    except services.Refused as exc:
+        return _fragment(request, "operations/batch.html", context | {"error": str(exc)}, status=400)
     if request.POST.get("confirmed") != "1":
         return _fragment(request, "operations/batch.html", context | {"confirm": True})
     try:

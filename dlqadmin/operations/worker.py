@@ -54,7 +54,8 @@ def _lease_until(now=None):
 
 
 def _claimable(now):
-    return Q(status__in=[Operation.QUEUED, Operation.RUNNING]) & (Q(lease_expires__isnull=True) | Q(lease_expires__lt=now))
+    return (Q(kind=Operation.BULK) & Q(status__in=[Operation.QUEUED, Operation.RUNNING])
+            & (Q(lease_expires__isnull=True) | Q(lease_expires__lt=now)))
 
 
 def claim(owner, op_id=None):
