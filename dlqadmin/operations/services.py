@@ -24,7 +24,7 @@ from dlqadmin.core import clock
 
 from dlqadmin.access.checks import may
 from dlqadmin.access.roles import OPERATE_QUEUE, REVEAL_QUEUE
-from dlqadmin.asynq import AsynqError, OpOutcome, OpResult, RedisUnavailable, TaskFilter
+from dlqadmin.asynq import OpOutcome, OpResult, TaskFilter
 from dlqadmin.asynq import keys, messages
 from dlqadmin.asynq.errors import MessageDecodeError, QueueNotFound
 from dlqadmin.asynq.operations import (
@@ -133,9 +133,9 @@ def _audited(action, request, queue, *, task_id="", reason="", detail=None, call
                     outcome="intent", detail=detail)
     try:
         result = call()
-    except (RedisUnavailable, AsynqError, ValueError) as exc:
+    except BaseException as exc:  # whatever happens, the intent gets its outcome
         record(action, request=request, queue=queue.name, task_id=task_id, reason=reason, outcome="failed",
-               message=str(exc)[:500], detail={"intent": intent.seq})
+               message=f"{type(exc).__name__}: {exc}"[:500], detail={"intent": intent.seq})
         raise
     described = describe(op, result)
     record(action, request=request, queue=queue.name, task_id=task_id, reason=reason,
@@ -208,7 +208,7 @@ def cancel_task(request, queue, task_id):
     intent = record(CANCEL_TASK, request=request, queue=queue.name, task_id=task_id, outcome="intent")
     try:
         receivers = _ops().cancel_task(task_id)
-    except (RedisUnavailable, AsynqError) as exc:
+    except BaseException as exc:  # whatever happens, the intent gets its outcome
         record(CANCEL_TASK, request=request, queue=queue.name, task_id=task_id, outcome="failed",
                message=str(exc)[:500], detail={"intent": intent.seq})
         raise

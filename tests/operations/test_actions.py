@@ -241,3 +241,21 @@ def test_a_damaged_task_is_not_run_or_archived(operator_client, golden, damage):
     # Deleting it works, as with asynq's own DeleteTask: the way to get rid of it.
     r = operator_client.post(f"/api/v1/queues/{Q}/tasks/{ARCHIVED[0]}/delete", {}, content_type="application/json")
     assert r.status_code == 200 and task_state(golden, ARCHIVED[0]) is None
+
+
+@pytest.mark.parametrize("action, method", [("run", "run_task"), ("archive", "archive_task"),
+                                            ("delete", "delete_task")])
+def test_an_unexpected_error_still_gives_the_intent_its_outcome(operator_client, golden, monkeypatch, action,
+                                                                method):
+    from dlqadmin.asynq import Operations
+
+    def explode(self, *args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(Operations, method, explode)
+    with pytest.raises(RuntimeError):
+        operator_client.post(f"/api/v1/queues/{Q}/tasks/{PENDING[0]}/{action}", {},
+                             content_type="application/json")
+    intent, outcome = events(f"task.{action}")
+    assert (intent.outcome, outcome.outcome, outcome.detail["intent"]) == ("intent", "failed", intent.seq)
+    assert "RuntimeError" in outcome.message
