@@ -30,6 +30,16 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Cached reads (failure groups) must not carry one test's Redis data into the next.
+    from django.core.cache import caches
+
+    for alias in caches:
+        caches[alias].clear()
+    yield
+
+
 @pytest.fixture
 def asynq_redis(settings):
     """An empty Redis DB that the app under test reads as asynq's Redis; emptied after."""

@@ -391,7 +391,9 @@ def _action_paths(ref):
         {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["action", "ids"], "properties": {
                 "action": {"type": "string", "enum": ["run", "delete", "archive"]},
-                "ids": {"type": "array", "items": {"type": "string"}, "maxItems": 1000},
+                "ids": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 1000},
+                        "minItems": 1, "maxItems": 1000,
+                        "description": "Checked as a whole first: any invalid id and nothing is done (400)."},
                 "state": {"type": "string", "enum": _STATES,
                           "description": "Only ids still in this state (others: changed)."}}}}}},
         {"type": "object", "properties": {

@@ -5,8 +5,7 @@ import json
 from django.conf import settings
 from django.http import JsonResponse
 
-from dlqadmin.access.checks import may, public_view, queue_view, signed_in_view, visible_queue_names
-from dlqadmin.access.roles import REVEAL_QUEUE
+from dlqadmin.access.checks import public_view, queue_view, signed_in_view, visible_queue_names
 from dlqadmin.asynq import DamagedData, QueueNotFound, TaskNotFound
 from dlqadmin.operations import api_views as queue_actions
 from dlqadmin.triage import search as task_search
@@ -73,8 +72,7 @@ def _search_tasks(request, queue, listing):
     the masking rule); `total` counts the matches, `scanned` the tasks looked at."""
     try:
         sq = task_search.parse_query(request.GET)
-        result = task_search.search_page(queue.name, sq, reveal=may(request.user, REVEAL_QUEUE, queue),
-                                         page=listing.page, page_size=listing.page_size)
+        result = task_search.search_page(request, queue, sq, page=listing.page, page_size=listing.page_size)
     except BadParameter as exc:
         return error(400, "bad_parameter", str(exc))
     except QueueNotFound:

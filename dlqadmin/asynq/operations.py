@@ -26,8 +26,9 @@ or queue; the result says what happened:
 - ``QUEUE_NOT_EMPTY``  ``delete_queue`` refused (``state`` says why:
   the first non-empty state, or ``"active"``);
 - ``BROKEN``           the task's data is damaged (hash without state or msg,
-  an unknown state, an id missing from its state's key, an undecodable msg
-  where we must rewrite it): nothing was changed.
+  an unknown state, an id missing from its state's key; for run and archive
+  also a msg that is missing or not a valid TaskMessage of this task, see
+  difference 8 below): nothing was changed.
 
 ``state`` is the task's state after the call where known (``None`` once
 deleted), or ``"paused"`` / ``"running"`` for a queue.
@@ -105,6 +106,13 @@ Deliberate differences from asynq
    operations take first sit) where asynq uses count 1 (archive) or 0
    (delete). asynq never puts an id twice in a list, so the effect is the
    same; the scan is O(1) instead of O(list) for bulk work.
+8. run and archive refuse a task whose msg is missing, is not valid protobuf,
+   holds a string field that is not UTF-8, or names another id or queue
+   (checked inside the script, field headers only). asynq's RunTask /
+   ArchiveTask read only the hash's ``state`` and would move it; its
+   Dequeue would then fail to decode it ("cannot decode message") and the
+   task would sit in active. delete works on such a task, like asynq's
+   DeleteTask: it is how an operator gets rid of one.
 
 ``update_payload`` is asynq's UpdateTaskPayload (scheduled tasks only; golden
 ``update-task-payload-scheduled``); ``update_payload_and_run`` is ours

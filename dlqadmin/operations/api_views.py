@@ -59,7 +59,7 @@ def operation_json(request, op):
         "action": op.action,
         "queue": qnames.display(op.queue),
         "state": op.state or None,
-        "filter": op.filter,
+        "filter": services.shown_filter(op),
         "rate": op.rate,
         "total": op.total,
         "done": op.done,

@@ -28,7 +28,13 @@ class Operation(models.Model):
     FINISHED = (DONE, CANCELLED, FAILED)
 
     ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive")]
+    # A bulk operation is carried out by the worker; a batch (selected tasks) is done
+    # within its request and only keeps its per-id results here: never claimed.
+    BULK = "bulk"
+    BATCH = "batch"
+    KINDS = [(BULK, BULK), (BATCH, BATCH)]
 
+    kind = models.CharField(max_length=8, choices=KINDS, default=BULK)
     action = models.CharField(max_length=16, choices=ACTIONS)
     # The queue is any bytes (core/names.py): exact bytes, sha256 key, display label.
     # `queue` (a property, also accepted by the constructor) is the name as asynq holds it.

@@ -24,7 +24,7 @@ from dlqadmin.core import clock
 
 from dlqadmin.access.checks import has_global, may
 from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
-from dlqadmin.asynq import AsynqError, OpOutcome, OpResult, RedisUnavailable, TaskFilter
+from dlqadmin.asynq import OpOutcome, OpResult, TaskFilter
 from dlqadmin.asynq import keys, messages
 from dlqadmin.asynq.errors import MessageDecodeError, QueueNotFound
 from dlqadmin.asynq.operations import (
@@ -35,8 +35,8 @@ from dlqadmin.asynq.operations import (
     RUN_ALL_STATES,
     RUN_STATES,
 )
-from dlqadmin.asynq.search import search
 from dlqadmin.audit import record
+from dlqadmin.triage.search import count_visible, masked_query
 from dlqadmin.core.asynq_client import client, inspector, operations
 
 from .models import Operation, OperationItem
@@ -51,6 +51,7 @@ RESUME_QUEUE = "queue.resume"
 DELETE_QUEUE = "queue.delete"
 BATCH = "task.batch"
 BULK = "task.bulk"
+BULK_PREVIEW = "task.bulk_preview"
 BULK_CANCEL = "operation.cancel"
 BULK_PAUSE = "operation.pause"
 BULK_RESUME = "operation.resume"
@@ -133,9 +134,9 @@ def _audited(action, request, queue, *, task_id="", reason="", detail=None, call
                     outcome="intent", detail=detail)
     try:
         result = call()
-    except (RedisUnavailable, AsynqError, ValueError) as exc:
+    except BaseException as exc:  # whatever happens, the intent gets its outcome
         record(action, request=request, queue=queue.name, task_id=task_id, reason=reason, outcome="failed",
-               message=str(exc)[:500], detail={"intent": intent.seq})
+               message=f"{type(exc).__name__}: {exc}"[:500], detail={"intent": intent.seq})
         raise
     described = describe(op, result)
     record(action, request=request, queue=queue.name, task_id=task_id, reason=reason,
@@ -208,7 +209,7 @@ def cancel_task(request, queue, task_id):
     intent = record(CANCEL_TASK, request=request, queue=queue.name, task_id=task_id, outcome="intent")
     try:
         receivers = _ops().cancel_task(task_id)
-    except (RedisUnavailable, AsynqError) as exc:
+    except BaseException as exc:  # whatever happens, the intent gets its outcome
         record(CANCEL_TASK, request=request, queue=queue.name, task_id=task_id, outcome="failed",
                message=str(exc)[:500], detail={"intent": intent.seq})
         raise
@@ -355,68 +356,98 @@ def edit_and_run(request, queue, task_id, payload, reason, version=None):
 
 # --- selected tasks ---------------------------------------------------------------------
 
+# Longest task id a batch accepts: what an OperationItem can record (a per-id
+# outcome must be storable before anything is changed in Redis).
+# Ids are stored exactly whatever their bytes (core/fields.NameField); the bound keeps a
+# batch's work and its URLs finite, as asynq's own ids are far shorter.
+MAX_ID_LENGTH = 1000
+
+
 def _check_action(action):
-    if action not in ALLOWED:
+    if not isinstance(action, str) or action not in ALLOWED:
         raise Refused("action must be one of run, delete, archive.")
 
 
 def _clean_ids(ids):
     if not isinstance(ids, (list, tuple)) or not ids:
         raise Refused("Select at least one task (ids: a non-empty list).")
-    if not all(isinstance(i, str) and i for i in ids):
-        raise Refused("Task ids must be non-empty strings.")
-    ids = list(dict.fromkeys(ids))
     if len(ids) > MAX_BATCH:
         raise Refused(f"At most {MAX_BATCH} tasks at once; use a bulk operation for more.")
-    return ids
+    if not all(isinstance(i, str) and i for i in ids):
+        raise Refused("Task ids must be non-empty strings.")
+    for i in ids:
+        if len(i) > MAX_ID_LENGTH:
+            raise Refused(f"A task id is longer than {MAX_ID_LENGTH} characters; nothing was done.")
+    return list(dict.fromkeys(ids))
+
+
+def check_batch(action, ids, state=None):
+    """(ids, state) of a valid batch request, or Refused: everything a batch needs is
+    checked here, before its first write anywhere."""
+    _check_action(action)
+    ids = _clean_ids(ids)
+    if state in (None, ""):
+        return ids, None
+    if not isinstance(state, str):
+        raise Refused("state must be a task state (text).")
+    if state not in ALLOWED[action]:
+        raise Refused(f"{action}: {state} tasks cannot be {VERBS[action]}.")
+    return ids, state
 
 
 def batch(request, queue, action, ids, state=None):
     """Run / delete / archive the given tasks now; returns (Operation, {id: ActionResult}).
 
     With ``state`` (what the page showed) each id must still be in it, else it is
-    reported as changed. The per-id results are kept as an Operation (status done)
-    with an item per id that was not done, so they stay retrievable."""
+    reported as changed. The request is validated as a whole first (Refused, nothing
+    written). The per-id results are kept as an Operation of kind "batch" (status
+    done, never taken by the operations worker) with an item per id that was not
+    done. The audit intent always gets an outcome row, also when something fails."""
     _check_action(action)
     _require(request, OPERATE_QUEUE, queue, BATCH)
-    ids = _clean_ids(ids)
-    if state and state not in ALLOWED[action]:
-        raise Refused(f"{action}: {state} tasks cannot be {VERBS[action]}.")
+    ids, state = check_batch(action, ids, state)
     now = clock.now()
     with transaction.atomic():
-        op = Operation.objects.create(action=action, queue=queue.name, state=state or "", ids=ids, total=len(ids),
-                                      status=Operation.RUNNING, started_by=request.user,
+        op = Operation.objects.create(kind=Operation.BATCH, action=action, queue=queue.name, state=state or "",
+                                      ids=ids, total=len(ids), status=Operation.RUNNING, started_by=request.user,
                                       started_by_name=request.user.get_username(), started_at=now)
         intent = record(BATCH, request=request, queue=queue.name, outcome="intent",
-                        detail={"operation": op.pk, "action": action, "state": state or None, "count": len(ids),
+                        detail={"operation": op.pk, "action": action, "state": state, "count": len(ids),
                                 "ids": ids[:_AUDIT_IDS]})
-    ops = _ops()
     try:
-        if state:
-            raw = getattr(ops, f"{action}_tasks")(queue.name, ids, expected_state=state)
-        else:
-            raw = {i: getattr(ops, f"{action}_task")(queue.name, i) for i in ids}
-    except (RedisUnavailable, AsynqError) as exc:
+        results = _batch_results(op, action, queue, ids, state)
+    except BaseException as exc:
+        # The intent must not stay without an outcome, whatever went wrong.
         Operation.objects.filter(pk=op.pk).update(status=Operation.FAILED, finished_at=clock.now(),
-                                                  last_error=str(exc)[:2000])
-        record(BATCH, request=request, queue=queue.name, outcome="failed", message=str(exc)[:500],
-               detail={"intent": intent.seq, "operation": op.pk})
+                                                  last_error=f"{type(exc).__name__}: {exc}"[:2000])
+        record(BATCH, request=request, queue=queue.name, outcome="failed",
+               message=f"{type(exc).__name__}: {exc}"[:500], detail={"intent": intent.seq, "operation": op.pk})
         raise
-    results = {i: describe(action, raw[i]) for i in ids}
     failures = [(i, r) for i, r in results.items() if not r.ok]
     done = len(ids) - len(failures)
+    record(BATCH, request=request, queue=queue.name, outcome="success" if not failures else "failed",
+           message=f"{done} done, {len(failures)} not done",
+           detail={"intent": intent.seq, "operation": op.pk, "action": action, "done": done,
+                   "failed": len(failures), "not_done": [f"{i} {r.outcome}" for i, r in failures[:_AUDIT_IDS]]})
+    op.refresh_from_db()
+    return op, results
+
+
+def _batch_results(op, action, queue, ids, state):
+    """The Redis calls of a batch and its stored per-id results."""
+    ops = _ops()
+    if state:
+        raw = getattr(ops, f"{action}_tasks")(queue.name, ids, expected_state=state)
+    else:
+        raw = {i: getattr(ops, f"{action}_task")(queue.name, i) for i in ids}
+    results = {i: describe(action, raw[i]) for i in ids}
+    failures = [(i, r) for i, r in results.items() if not r.ok]
     with transaction.atomic():
         OperationItem.objects.bulk_create(
             [OperationItem(operation=op, task_id=i, outcome=r.outcome, state=r.state or "") for i, r in failures])
-        Operation.objects.filter(pk=op.pk).update(status=Operation.DONE, done=done, failed=len(failures),
-                                                  finished_at=clock.now())
-        record(BATCH, request=request, queue=queue.name, outcome="success" if not failures else "failed",
-               message=f"{done} done, {len(failures)} not done",
-               detail={"intent": intent.seq, "operation": op.pk, "action": action, "done": done,
-                       "failed": len(failures),
-                       "not_done": [f"{i} {r.outcome}" for i, r in failures[:_AUDIT_IDS]]})
-    op.refresh_from_db()
-    return op, results
+        Operation.objects.filter(pk=op.pk).update(status=Operation.DONE, done=len(ids) - len(failures),
+                                                  failed=len(failures), finished_at=clock.now())
+    return results
 
 
 # --- bulk: every task of a state, or matching a search ----------------------------------
@@ -433,14 +464,37 @@ def parse_filter(query):
         raise Refused(f"Invalid filter: {exc}") from None
 
 
-def count_matching(queue_name, state, f, group=None):
-    """How many tasks a bulk operation would touch right now (a scan in bounded
-    chunks when there is a filter)."""
+def state_size(queue_name, state, group=None):
+    """How many tasks ``state`` (or ``group`` of aggregating) holds now."""
+    if state == "aggregating":
+        return next((g.size for g in inspector().groups(queue_name) if g.group == group), 0)
+    return getattr(inspector().queue_info(queue_name, memory_usage=False), state)
+
+
+def count_matching(user, queue, state, f, group=None):
+    """How many tasks a bulk operation of ``user`` would touch right now: every task
+    of the state, or those matching ``f`` as ``user`` may see them (masked unless
+    they may reveal on the queue; a scan in bounded chunks)."""
     if f.is_empty:
-        if state == "aggregating":
-            return next((g.size for g in inspector().groups(queue_name) if g.group == group), 0)
-        return getattr(inspector().queue_info(queue_name, memory_usage=False), state)
-    return sum(len(p.matches) for p in search(client(), queue_name, state, f, group=group))
+        return state_size(queue.name, state, group)
+    return count_visible(user, queue, state, f, group)
+
+
+def preview_bulk(request, queue, action, state, filter_query=None, rate=None, group=None):
+    """The exact count a bulk confirmation shows (audited, with the filter masked)."""
+    _require(request, OPERATE_QUEUE, queue, BULK)
+    check_bulk(action, state, group, rate)
+    f = parse_filter(filter_query)
+    if state != "aggregating":
+        group = None
+    try:
+        count = count_matching(request.user, queue, state, f, group)
+    except QueueNotFound:
+        raise Refused("The queue no longer exists.") from None
+    record(BULK_PREVIEW, request=request, queue=queue.name,
+           detail={"action": action, "state": state, "group": group, "filter": masked_query(queue.name, f),
+                   "count": count})
+    return count
 
 
 def check_bulk(action, state, group=None, rate=None):
@@ -469,7 +523,7 @@ def start_bulk(request, queue, action, state, filter_query=None, rate=None, grou
     if state != "aggregating":
         group = None
     try:
-        total = count_matching(queue.name, state, f, group)
+        total = count_matching(request.user, queue, state, f, group)
     except QueueNotFound:
         raise Refused("The queue no longer exists.") from None
     query = f.to_query()
@@ -479,10 +533,24 @@ def start_bulk(request, queue, action, state, filter_query=None, rate=None, grou
                                       started_by_name=request.user.get_username(), reason=(reason or "")[:2000])
         intent = record(BULK, request=request, queue=queue.name, reason=reason or "", outcome="intent",
                         detail={"operation": op.pk, "action": action, "state": state, "group": group,
-                                "filter": query, "rate": rate, "total": total})
+                                "filter": masked_query(queue.name, f), "rate": rate, "total": total})
         Operation.objects.filter(pk=op.pk).update(intent_seq=intent.seq)
     op.refresh_from_db()
     return op
+
+
+def shown_filter(op):
+    """An operation's filter as others may see it (pages, API, audit): masked."""
+    return _masked_op_filter(op)
+
+
+def _masked_op_filter(op):
+    if not op.filter:
+        return {}
+    try:
+        return masked_query(op.queue, TaskFilter.from_query(op.filter or {}))
+    except ValueError:
+        return {}
 
 
 def finish_record(op, *, outcome=None, message=""):
@@ -493,7 +561,7 @@ def finish_record(op, *, outcome=None, message=""):
     record(BULK, actor=op.started_by, queue=op.queue, outcome=outcome,
            message=message or f"{op.status}: {op.done} done, {op.failed} not done of {op.total}",
            detail={"intent": op.intent_seq, "operation": op.pk, "action": op.action, "state": op.state,
-                   "filter": op.filter, "rate": op.rate, "status": op.status, "total": op.total, "done": op.done,
+                   "filter": _masked_op_filter(op), "rate": op.rate, "status": op.status, "total": op.total, "done": op.done,
                    "failed": op.failed, "attempts": op.attempts, "started_by": op.started_by_name})
 
 

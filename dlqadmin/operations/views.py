@@ -202,6 +202,10 @@ def batch(request, queue):
             services.batch(request, queue, action, ids, state)
         except services.Denied as exc:
             raise PermissionDenied(str(exc)) from None
+    try:
+        services.check_batch(action, ids, state)
+    except services.Refused as exc:
+        return _fragment(request, "operations/batch.html", context | {"error": str(exc)}, status=400)
     if request.POST.get("confirmed") != "1":
         return _fragment(request, "operations/batch.html", context | {"confirm": True})
     try:
@@ -234,15 +238,11 @@ def bulk(request, queue):
     context = {"queue_name": queue.name, "action": action, "state": state, "agg_group": group, "rate": rate,
                "filter": query, "back": _queue_url(queue, state), "verb": services.VERBS.get(action, action)}
     try:
-        if not may(request.user, OPERATE_QUEUE, queue):
-            services.start_bulk(request, queue, action, state, query, rate, group)  # records the denial
-        services.check_bulk(action, state, group, rate)
-        f = services.parse_filter(query)
         if request.POST.get("confirmed") != "1":
-            count = services.count_matching(queue.name, state, f, group if state == "aggregating" else None)
+            count = services.preview_bulk(request, queue, action, state, query, rate, group)
             return _fragment(request, "operations/bulk_confirm.html", context | {"count": count})
         if action == "delete" and request.POST.get("confirm_name", "").strip() != queue.name:
-            count = services.count_matching(queue.name, state, f, group if state == "aggregating" else None)
+            count = services.preview_bulk(request, queue, action, state, query, rate, group)
             context |= {"count": count, "error": "Type the queue name exactly to confirm deleting these tasks."}
             return _fragment(request, "operations/bulk_confirm.html", context, status=400)
         op = services.start_bulk(request, queue, action, state, query, rate, group, request.POST.get("note", ""))
@@ -271,7 +271,8 @@ def _operation(request, op_id):
 
 
 def _op_context(request, op, queue):
-    return {"op": op, "may_operate": may(request.user, OPERATE_QUEUE, queue),
+    return {"op": op, "shown_filter": services.shown_filter(op),
+            "may_operate": may(request.user, OPERATE_QUEUE, queue),
             "failures": op.items.all()[:200], "poll_seconds": 1}
 
 

@@ -33,8 +33,9 @@ from dlqadmin.core import clock as app_clock
 from dlqadmin.asynq import AsynqError, RedisUnavailable, TaskFilter
 from dlqadmin.asynq.errors import QueueNotFound
 from dlqadmin.asynq.operations import DEFAULT_CHUNK, IDS_CHUNK
-from dlqadmin.asynq.search import search
-from dlqadmin.core.asynq_client import client, operations
+from dlqadmin.access import registry
+from dlqadmin.core.asynq_client import operations
+from dlqadmin.triage.search import visible_ids
 
 from . import services
 from .models import Operation, OperationItem
@@ -53,7 +54,8 @@ def _lease_until(now=None):
 
 
 def _claimable(now):
-    return Q(status__in=[Operation.QUEUED, Operation.RUNNING]) & (Q(lease_expires__isnull=True) | Q(lease_expires__lt=now))
+    return (Q(kind=Operation.BULK) & Q(status__in=[Operation.QUEUED, Operation.RUNNING])
+            & (Q(lease_expires__isnull=True) | Q(lease_expires__lt=now)))
 
 
 def claim(owner, op_id=None):
@@ -88,19 +90,22 @@ def _iterator(op):
 
 
 def _collect_ids(op, owner):
-    """A search-based run: find the matching ids once (bounded chunks), store them."""
+    """A search-based run: find the matching ids once (bounded chunks), store them.
+
+    Matched as the user who started it may see the tasks (masked unless they may
+    reveal on the queue now), exactly like the count they confirmed."""
     f = TaskFilter.from_query(op.filter)
-    ids = []
-    for progress in search(client(), op.queue, op.state, f, group=op.group or None):
-        ids.extend(t.id for t in progress.matches)
+
+    def renew():
         Operation.objects.filter(pk=op.pk, lease_owner=owner).update(lease_expires=_lease_until())
-    ids = list(dict.fromkeys(ids))
+
+    ids = visible_ids(op.started_by, registry.ensure(op.queue), op.state, f, op.group or None, on_chunk=renew)
     Operation.objects.filter(pk=op.pk, lease_owner=owner).update(ids=ids, total=len(ids), position=0)
     op.refresh_from_db()
 
 
 def _live_count(op):
-    return services.count_matching(op.queue, op.state, TaskFilter(), op.group or None)
+    return services.state_size(op.queue, op.state, op.group or None)
 
 
 def process(op, owner, *, sleep=time.sleep, clock=time.monotonic, max_seconds=None):

@@ -42,12 +42,17 @@ from dataclasses import dataclass, replace
 from django.core.cache import cache
 from django.db.models import Count, Max
 
+import json
+
+from dlqadmin.access.checks import may
+from dlqadmin.access.roles import REVEAL_QUEUE
 from dlqadmin.asynq import TASK_STATES, BrokenTask
 from dlqadmin.asynq.search import TaskFilter, failure_groups, normalise_error
 from dlqadmin.asynq.search import search as library_search
+from dlqadmin.audit import record
 from dlqadmin.core.asynq_client import client
 from dlqadmin.masking.models import MaskingRule
-from dlqadmin.masking.selectors import masker_lookup
+from dlqadmin.masking.selectors import masker_for, masker_lookup
 
 from .params import BadParameter
 from .presenters import LIST_LIMIT, Sensitive, TaskView, from_masked, present_task
@@ -111,8 +116,14 @@ def parse_query(query, *, default_state=DEFAULT_STATE) -> SearchQuery:
 
 # --- the masking rule ---------------------------------------------------------------------
 
-class _Matcher:
-    """Decides, for one user and one filter, which tasks the user may find."""
+SEARCH = "task.search"  # audit action of a search request (UI page, streamed batch, API)
+
+
+class Matcher:
+    """Decides, for one user and one filter, which tasks the user may find.
+
+    Build it with ``matcher_for`` (never with a ``reveal`` flag of your own): that is
+    the one place that turns a user's rights into what they may match."""
 
     def __init__(self, queue: str, f: TaskFilter, *, reveal: bool):
         self.lookup = masker_lookup(queue)
@@ -165,6 +176,76 @@ def mask_reason(masker, reason: str) -> str:
     return masker.mask_text(reason, limit=None).text if reason else ""
 
 
+def matcher_for(user, queue, f: TaskFilter) -> Matcher:
+    """What ``user`` may find with ``f`` in ``queue`` (the registry Queue).
+
+    The one function behind everything a user can observe of a filter: the search
+    page and its running count, the API's ``total``, the bulk confirmation count, the
+    total of a bulk operation and the ids its worker collects. Without the reveal
+    right on the queue, text filters match the masked values only."""
+    return Matcher(queue.name, f, reveal=may(user, REVEAL_QUEUE, queue))
+
+
+def _visible(matcher: Matcher, queue_name: str, state: str, group, chunk: int = PAGE_CHUNK, on_chunk=None):
+    """Every task of ``state`` the matcher lets through, scanned in bounded calls."""
+    gen = library_search(client(), queue_name, state, matcher.raw_filter, chunk=chunk, group=group)
+    try:
+        for progress in gen:
+            for task in progress.matches:
+                if matcher.matches(task):
+                    yield task
+            if on_chunk is not None:
+                on_chunk()
+    finally:
+        gen.close()
+
+
+def count_visible(user, queue, state: str, f: TaskFilter, group=None) -> int:
+    """How many tasks of ``state`` match ``f`` for ``user`` (a full, chunked scan)."""
+    return sum(1 for _ in _visible(matcher_for(user, queue, f), queue.name, state, group))
+
+
+def visible_ids(user, queue, state: str, f: TaskFilter, group=None, *, on_chunk=None) -> list[str]:
+    """The ids of the tasks of ``state`` that match ``f`` for ``user``, in asynq's order."""
+    ids = (t.id for t in _visible(matcher_for(user, queue, f), queue.name, state, group, on_chunk=on_chunk))
+    return list(dict.fromkeys(ids))
+
+
+def _masked_value(masker, path: tuple, value: str) -> str:
+    doc = value
+    for part in reversed(path):
+        doc = {part: doc}
+    masked = masker.mask_payload(json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass"), limit=None)
+    try:
+        out = json.loads(masked.text)
+        for part in path:
+            out = out[part]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return masker.mask_text(value, limit=None).text
+    text = out if isinstance(out, str) else json.dumps(out, ensure_ascii=False)
+    return masker.mask_text(text, limit=None).text
+
+
+def masked_query(queue_name: str, f: TaskFilter) -> dict[str, str]:
+    """``f`` as URL parameters with what masking hides masked (error, reason, the value
+    of ``q``): what an audit row may keep of a filter."""
+    query = f.to_query()
+    masker = masker_for(queue_name, f.type if f.type and not f.type_prefix else "")
+    if f.error is not None:
+        query["error"] = masker.mask_text(f.error, limit=None).text
+    if f.reason:
+        query["reason"] = masker.mask_text(f.reason, limit=None).text
+    if f.payload_field is not None:
+        query["q"] = f"{f.payload_field}={_masked_value(masker, f._path, f.payload_value)}"
+    return query
+
+
+def _audit_search(request, queue, sq: SearchQuery, *, api: bool, found: int, scanned: int, resumed: bool = False):
+    record(SEARCH, request=request, queue=queue.name,
+           detail={"state": sq.state, "filter": masked_query(queue.name, sq.filter), "via": "api" if api else "ui",
+                   "resumed": resumed, "found": found, "scanned": scanned})
+
+
 # --- search -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -178,13 +259,14 @@ class Batch:
     cursor: str | None  # pass back as `cursor` to continue; None when done
 
 
-def search_batch(queue: str, sq: SearchQuery, *, reveal: bool, cursor: str | None = None,
+def search_batch(request, queue, sq: SearchQuery, *, cursor: str | None = None,
                  seconds: float = BATCH_SECONDS, max_rows: int = BATCH_ROWS, chunk: int = BATCH_CHUNK) -> Batch:
-    """The next matches after `cursor` (from the start without one), for a page that
-    streams results. Raises BadParameter for a malformed cursor."""
-    matcher = _Matcher(queue, sq.filter, reveal=reveal)
+    """The next matches after `cursor` (from the start without one) that
+    ``request.user`` may find in ``queue`` (the registry Queue), for a page that
+    streams results; audited. Raises BadParameter for a malformed cursor."""
+    matcher = matcher_for(request.user, queue, sq.filter)
     try:
-        gen = library_search(client(), queue, sq.state, matcher.raw_filter, chunk=chunk, group=sq.group,
+        gen = library_search(client(), queue.name, sq.state, matcher.raw_filter, chunk=chunk, group=sq.group,
                              resume=cursor)
     except ValueError as exc:
         raise BadParameter(str(exc)) from None
@@ -199,6 +281,7 @@ def search_batch(queue: str, sq: SearchQuery, *, reveal: bool, cursor: str | Non
                 break
     finally:
         gen.close()
+    _audit_search(request, queue, sq, api=False, found=len(rows), scanned=last.scanned, resumed=cursor is not None)
     return Batch(tasks=rows, scanned=last.scanned, total=last.total, done=last.done, cursor=last.cursor)
 
 
@@ -210,16 +293,17 @@ class SearchPage:
     complete: bool  # False if the time budget ran out before the end of the state
 
 
-def search_page(queue: str, sq: SearchQuery, *, reveal: bool, page: int, page_size: int,
+def search_page(request, queue, sq: SearchQuery, *, page: int, page_size: int,
                 seconds: float = PAGE_SECONDS, chunk: int = PAGE_CHUNK) -> SearchPage:
-    """Scan the whole state (in bounded Redis calls) and return one page of the matches."""
-    matcher = _Matcher(queue, sq.filter, reveal=reveal)
+    """Scan the whole state (in bounded Redis calls) and return one page of the
+    matches ``request.user`` may find in ``queue`` (the registry Queue); audited."""
+    matcher = matcher_for(request.user, queue, sq.filter)
     first = (page - 1) * page_size
     window = []
     found = 0
     deadline = time.monotonic() + seconds
     last = None
-    gen = library_search(client(), queue, sq.state, matcher.raw_filter, chunk=chunk, group=sq.group)
+    gen = library_search(client(), queue.name, sq.state, matcher.raw_filter, chunk=chunk, group=sq.group)
     try:
         for progress in gen:
             last = progress
@@ -232,6 +316,7 @@ def search_page(queue: str, sq: SearchQuery, *, reveal: bool, page: int, page_si
                 break
     finally:
         gen.close()
+    _audit_search(request, queue, sq, api=True, found=found, scanned=last.scanned)
     return SearchPage(tasks=[matcher.present(t) for t in window], total=found, scanned=last.scanned,
                       complete=last.done)
 

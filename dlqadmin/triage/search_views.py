@@ -1,8 +1,7 @@
 """Search page (results stream in over htmx) and the "Top failure reasons" fragment.
 
 URL -> access check -> dlqadmin.triage.search -> template. The masking rule of a
-search lives in that module; here we only ask whether the user may reveal payloads
-of the queue.
+search (what this user may find) and its audit row live in that module.
 
 Streaming: the page renders the first bounded batch; the last row is a sentinel
 (`hx-trigger="load"`) that asks for the next batch with the returned cursor and is
@@ -17,8 +16,7 @@ from urllib.parse import urlencode
 from django.http import Http404
 from django.shortcuts import redirect, render
 
-from dlqadmin.access.checks import may, queue_view
-from dlqadmin.access.roles import REVEAL_QUEUE
+from dlqadmin.access.checks import queue_view
 from dlqadmin.asynq import QueueNotFound
 
 from . import search as svc
@@ -76,8 +74,8 @@ def search(request, queue):
         return render(request, "triage/_search_rows.html", context | {"oob": True})
 
     try:
-        batch = svc.search_batch(name, sq, reveal=may(request.user, REVEAL_QUEUE, queue), cursor=cursor,
-                                 seconds=svc.BATCH_SECONDS, max_rows=svc.BATCH_ROWS, chunk=svc.BATCH_CHUNK)
+        batch = svc.search_batch(request, queue, sq, cursor=cursor, seconds=svc.BATCH_SECONDS,
+                                 max_rows=svc.BATCH_ROWS, chunk=svc.BATCH_CHUNK)
     except QueueNotFound:
         raise Http404("No such queue.") from None
     except BadParameter as exc:

@@ -1,8 +1,6 @@
 """API: servers, scheduler entries and their events, groups, daily history, Redis."""
 
-import base64
 import json
-from urllib.parse import urljoin
 
 import pytest
 

@@ -931,3 +931,114 @@ def test_rewrite_refuses_a_task_without_msg(op1, seed, r):
     assert res == {"no-msg": OpResult(BROKEN, "archived"),
                    "empty-msg": OpResult(BROKEN, "archived")}
     assert dump(r) == before
+
+
+# --- a msg that is missing or not a TaskMessage of this task ---------------------------------
+
+DAMAGED_MSGS = {
+    "no-msg": None,
+    "garbage": b"\xff\xfe not protobuf \x00\x01",
+    "truncated": None,  # filled in below from a valid msg
+    "bad-utf8-type": None,
+    "other-id": None,
+    "other-queue": None,
+    "empty": b"",
+}
+
+
+def _damage(seed, r, kind, task_id, state):
+    msg = add(seed, state, task_id, error_msg="boom", retried=1)
+    raw = messages.encode(msg)
+    key = keys.task("q", task_id)
+    if kind == "no-msg":
+        r.hdel(key, "msg")
+        return
+    value = {
+        "truncated": raw[:-1],  # inside the last varint
+        "bad-utf8-type": messages.encode(seed.message("q", task_id)).replace(b"test:task", b"test:\xc0\xaf"),
+        "other-id": messages.encode(seed.message("q", task_id + "x")),
+        "other-queue": messages.encode(seed.message("q2", task_id)),
+    }.get(kind, DAMAGED_MSGS[kind])
+    r.hset(key, "msg", value)
+
+
+@pytest.mark.parametrize("kind", list(DAMAGED_MSGS))
+def test_run_and_archive_refuse_a_damaged_msg_and_change_nothing(ops, seed, r, kind):
+    """asynq's RunTask / ArchiveTask look only at the hash's state, so they would
+    move such a task, and asynq's Dequeue would then fail on it ("cannot decode
+    message"). We answer BROKEN instead; delete still works, as asynq's."""
+    _damage(seed, r, kind, "a1", "archived")
+    _damage(seed, r, kind, "r1", "retry")
+    _damage(seed, r, kind, "p1", "pending")
+    before = dump(r)
+    assert ops.run_task("q", "a1") == OpResult(BROKEN, "archived")
+    assert ops.run_task("q", "a1", expected_state="archived") == OpResult(BROKEN, "archived")
+    assert ops.archive_task("q", "r1") == OpResult(BROKEN, "retry")
+    assert ops.archive_task("q", "p1", expected_state="pending") == OpResult(BROKEN, "pending")
+    assert ops.run_tasks("q", ["a1"], expected_state="archived")["a1"] == OpResult(BROKEN, "archived")
+    assert ops.archive_tasks("q", ["p1"], expected_state="pending")["p1"] == OpResult(BROKEN, "pending")
+    assert dump(r) == before
+    assert ops.delete_task("q", "a1") == OpResult(DONE)
+    assert not r.exists(keys.task("q", "a1"))
+
+
+def test_redrive_skips_damaged_msgs_and_moves_the_rest(ops, seed, r):
+    ids = archived_n(seed, 12)
+    r.hdel(keys.task("q", ids[3]), "msg")
+    r.hset(keys.task("q", ids[7]), "msg", b"\x0a\xff")
+    chunks = list(ops.iter_run_all("q", "archived", chunk=5))
+    failures = {k: v for c in chunks for k, v in c.failures.items()}
+    assert failures == {ids[3]: OpResult(BROKEN, "archived"), ids[7]: OpResult(BROKEN, "archived")}
+    assert sum(c.done for c in chunks) == 10
+    assert zset_ids(r, keys.archived("q")) == [ids[3], ids[7]]
+    assert [state_of(r, i) for i in (ids[3], ids[7])] == ["archived", "archived"]
+    r.hdel(keys.task("q", ids[0]), "msg")  # now pending, damaged: archive-all leaves it
+    chunks = list(ops.iter_archive_all("q", "pending", chunk=4))
+    assert {k for c in chunks for k in c.failures} == {ids[0]} and state_of(r, ids[0]) == "pending"
+
+
+def _python_verdict(raw: bytes, task_id: str) -> bool:
+    """True if our decoder (upb) reads raw as this task's msg, as a task page would."""
+    try:
+        m = messages.parse_task_message(raw)
+    except messages.MessageDecodeError:
+        return False
+    return m.id == task_id and m.queue == "q"
+
+
+def test_the_scripts_msg_check_agrees_with_the_decoder(op1, seed, r):
+    """The Lua check and the protobuf runtime agree on every msg of a large sample:
+    valid msgs (headers, unknown fields, odd text) and their truncations, byte flips
+    and insertions."""
+    import random
+
+    rng = random.Random(1313)
+    bases = [
+        messages.encode(seed.message("q", "t", error_msg="ошибка 🔒", headers={"k": "v", "ü": "ß"}, group_key="g",
+                                     unique_key="asynq:{q}:unique:x", retried=3, last_failed_at=NOW_S)),
+        _unknown_field(messages.encode(seed.message("q", "t", payload=bytes(range(256))))),
+        messages.encode(seed.message("q", "t", type="")),
+    ]
+    samples = list(bases)
+    for _ in range(600):
+        raw = bytearray(rng.choice(bases))
+        how = rng.randrange(4)
+        pos = rng.randrange(len(raw))
+        if how == 0:
+            del raw[pos:]
+        elif how == 1:
+            raw[pos] = rng.randrange(256)
+        elif how == 2:
+            raw[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 4)))
+        else:
+            raw[pos] ^= 0x80
+        samples.append(bytes(raw))
+    disagree = []
+    for raw in samples:
+        r.delete(keys.task("q", "t"), keys.archived("q"), keys.pending("q"))
+        add(seed, "archived", "t")
+        r.hset(keys.task("q", "t"), "msg", raw)
+        moved = op1.run_task("q", "t").outcome is DONE
+        if moved != _python_verdict(raw, "t"):
+            disagree.append(raw)
+    assert disagree == [] and sum(_python_verdict(s, "t") for s in samples) > 50

@@ -216,3 +216,46 @@ def test_api_with_token_and_rights(client, golden, cast):
                     headers={"Authorization": f"Bearer {raw}"})
     assert r.status_code == 200 and task_state(golden, ARCHIVED[0]) == "pending"
     assert client.get(API + ARCHIVED[0] + "/run", headers=h).status_code == 405
+
+
+@pytest.mark.parametrize("damage", ["no msg", "not protobuf"])
+def test_a_damaged_task_is_not_run_or_archived(operator_client, golden, damage):
+    key = f"asynq:{{{Q}}}:t:{ARCHIVED[0]}".encode()
+    if damage == "no msg":
+        golden.hdel(key, b"msg")
+    else:
+        golden.hset(key, b"msg", b"\xff\xfe definitely not a TaskMessage")
+    golden.hdel(f"asynq:{{{Q}}}:t:{RETRY}".encode(), b"msg")
+    for task_id, action, state in [(ARCHIVED[0], "run", "archived"), (ARCHIVED[0], "retry-fresh", "archived"),
+                                   (RETRY, "archive", "retry"), (RETRY, "run", None)]:
+        r = operator_client.post(f"/api/v1/queues/{Q}/tasks/{task_id}/{action}",
+                                 {"state": state} if state else {}, content_type="application/json")
+        assert r.status_code == 409 and r.json()["outcome"] == "broken", (action, r.content)
+        assert "damaged" in r.json()["message"]
+    assert task_state(golden, ARCHIVED[0]) == "archived" and task_state(golden, RETRY) == "retry"
+    assert ARCHIVED[0] in members(golden, "archived") and RETRY in members(golden, "retry")
+    r = operator_client.post(f"/api/v1/queues/{Q}/batch", {"action": "run", "ids": [ARCHIVED[0], ARCHIVED[1]],
+                                                           "state": "archived"}, content_type="application/json")
+    assert {x["id"]: x["outcome"] for x in r.json()["results"]} == {ARCHIVED[0]: "broken", ARCHIVED[1]: "done"}
+    assert task_state(golden, ARCHIVED[0]) == "archived"
+    # Deleting it works, as with asynq's own DeleteTask: the way to get rid of it.
+    r = operator_client.post(f"/api/v1/queues/{Q}/tasks/{ARCHIVED[0]}/delete", {}, content_type="application/json")
+    assert r.status_code == 200 and task_state(golden, ARCHIVED[0]) is None
+
+
+@pytest.mark.parametrize("action, method", [("run", "run_task"), ("archive", "archive_task"),
+                                            ("delete", "delete_task")])
+def test_an_unexpected_error_still_gives_the_intent_its_outcome(operator_client, golden, monkeypatch, action,
+                                                                method):
+    from dlqadmin.asynq import Operations
+
+    def explode(self, *args, **kwargs):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(Operations, method, explode)
+    with pytest.raises(RuntimeError):
+        operator_client.post(f"/api/v1/queues/{Q}/tasks/{PENDING[0]}/{action}", {},
+                             content_type="application/json")
+    intent, outcome = events(f"task.{action}")
+    assert (intent.outcome, outcome.outcome, outcome.detail["intent"]) == ("intent", "failed", intent.seq)
+    assert "RuntimeError" in outcome.message

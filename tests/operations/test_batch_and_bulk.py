@@ -2,7 +2,6 @@
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
 
 from dlqadmin.operations import worker
 from dlqadmin.operations.models import Operation
@@ -223,3 +222,72 @@ def test_bulk_rights(client, golden, cast):
     assert client.post(f"/api/v1/operations/{mine.pk}/cancel").status_code == 403
     assert client.post(f"/operations/{mine.pk}/cancel").status_code == 403
     assert Operation.objects.get(pk=mine.pk).status == "queued"
+
+
+# --- damaged or impossible batch requests -----------------------------------------------------
+
+def _batch_intents_have_outcomes():
+    batch_events = events("task.batch")
+    intents = {e.seq for e in batch_events if e.outcome == "intent"}
+    return intents == {e.detail.get("intent") for e in batch_events if e.outcome != "intent"}
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"action": "run", "state": "archived", "ids": [ARCHIVED[0], "Z" * 1001]}, "longer than 1000"),
+    ({"action": "run", "state": {}, "ids": [ARCHIVED[0]]}, "state must be"),
+    ({"action": "run", "state": "pending", "ids": [ARCHIVED[0]]}, "cannot be run"),
+    ({"action": ["run"], "ids": [ARCHIVED[0]]}, "action must be"),
+    ({"action": "run", "ids": [ARCHIVED[0], 7]}, "non-empty strings"),
+    ({"action": "run", "ids": [f"id-{i}" for i in range(1001)]}, "At most 1000"),
+])
+def test_a_batch_is_validated_whole_before_anything_changes(operator_client, golden, body, message):
+    r = operator_client.post(f"/api/v1/queues/{Q}/batch", body, content_type="application/json")
+    assert r.status_code == 400 and message in r.json()["detail"], r.content
+    assert members(golden, "archived") == ARCHIVED and task_state(golden, ARCHIVED[0]) == "archived"
+    assert not Operation.objects.exists() and events("task.batch") == []
+
+
+def test_the_ui_batch_refuses_an_impossible_id_at_confirmation(operator_client, golden):
+    for confirmed in ("", "1"):
+        r = operator_client.post(f"/queues/{Q}/batch", {"action": "run", "state": "archived",
+                                                         "ids": [ARCHIVED[0], "Z" * 1001], "confirmed": confirmed})
+        assert r.status_code == 400 and "longer than 1000" in r.content.decode()
+    assert task_state(golden, ARCHIVED[0]) == "archived" and not Operation.objects.exists()
+
+
+def test_a_failing_batch_ends_failed_audited_and_is_never_claimed(operator_client, golden, monkeypatch):
+    from dlqadmin.asynq import Operations
+
+    def explode(self, *args, **kwargs):
+        raise RuntimeError("boom in the middle of the batch")
+
+    monkeypatch.setattr(Operations, "run_tasks", explode)
+    with pytest.raises(RuntimeError):
+        operator_client.post(f"/api/v1/queues/{Q}/batch", {"action": "run", "state": "archived", "ids": ARCHIVED[:2]},
+                             content_type="application/json")
+    op = Operation.objects.get()
+    assert (op.kind, op.status) == ("batch", "failed") and "boom" in op.last_error
+    intent, outcome = events("task.batch")
+    assert (intent.outcome, outcome.outcome, outcome.detail["intent"]) == ("intent", "failed", intent.seq)
+    # The scheduler's operations job never takes a batch for a bulk operation.
+    assert worker.claim("w1") is None
+    call_command("run_operations", "--once")
+    assert events("task.bulk") == [] and Operation.objects.get().status == "failed"
+    assert _batch_intents_have_outcomes()
+
+
+def test_a_batch_left_running_is_not_claimed(golden, cast):
+    Operation.objects.create(kind="batch", action="run", queue=Q, state="archived", ids=ARCHIVED[:1], total=1,
+                             status="running")
+    assert worker.claim("w1") is None
+    call_command("run_operations", "--once")
+    assert task_state(golden, ARCHIVED[0]) == "archived"
+
+
+def test_every_batch_records_its_outcome(operator_client, golden):
+    operator_client.post(f"/api/v1/queues/{Q}/batch", {"action": "delete", "ids": [ARCHIVED[0], "nope"]},
+                         content_type="application/json")
+    operator_client.post(f"/queues/{Q}/batch", {"action": "run", "state": "archived", "ids": ARCHIVED[1:3],
+                                                 "confirmed": "1"})
+    assert len(events("task.batch")) == 4 and _batch_intents_have_outcomes()
+    assert set(Operation.objects.values_list("kind", flat=True)) == {"batch"}

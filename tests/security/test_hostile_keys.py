@@ -316,7 +316,7 @@ def test_batch_on_odd_task_ids_through_the_page_and_the_api(client, roles, corpu
     value = qnames.form_value(odd)
     assert f'name="ids" value="{value}"' in page
     confirm = client.post(reverse("operations:batch", args=[queue]),
-                          {"action": "archive", "state": "archived", "ids": [value, "gone"]})
+                          {"action": "run", "state": "archived", "ids": [value, "gone"]})
     assert confirm.status_code == 200 and f'value="{value}"' in confirm.content.decode()
     done = client.post(reverse("operations:batch", args=[queue]),
                        {"action": "run", "state": "archived", "ids": [value, "gone"], "confirmed": "1"})

@@ -46,6 +46,13 @@
 --          state's key): nothing changed for that id
 --   state  the task's current state (nil if unknown)
 --
+-- run and archive also refuse (BROKEN) a task whose msg is missing or is not
+-- a valid TaskMessage of this task (malformed protobuf, a string field that
+-- is not UTF-8, or an id / queue other than where it is stored): asynq's own
+-- RunTask / ArchiveTask would move it, and its workers would then fail to
+-- decode it (Dequeue: "cannot decode message"). delete works on such a task,
+-- as asynq's DeleteTask does: it is the way to get rid of one.
+--
 -- purge ("all" only; asynq's DeleteQueue with force): every id taken is
 -- removed with its hash whatever the hash says; locks stay, as in asynq.
 --
@@ -85,6 +92,107 @@ if not (has_type(KEYS[1], "list") and has_type(KEYS[2], "zset")
 end
 
 local rewrite = op == "run" and option == "1"
+local check_msg = op == "run" or op == "archive"
+local qname = ARGV[5]
+
+-- Validity of a msg (see above) ------------------------------------------------
+local byte, sub, find = string.byte, string.sub, string.find
+
+local function utf8_ok(s)
+  if not find(s, "[\128-\255]") then
+    return true
+  end
+  local i, n = 1, #s
+  while i <= n do
+    local c = byte(s, i)
+    if c < 128 then
+      i = i + 1
+    else
+      local len
+      if c >= 194 and c <= 223 then len = 2
+      elseif c >= 224 and c <= 239 then len = 3
+      elseif c >= 240 and c <= 244 then len = 4
+      else return false end
+      if i + len - 1 > n then return false end
+      local c2 = byte(s, i + 1)
+      if c2 < 128 or c2 > 191 then return false end
+      if (c == 224 and c2 < 160) or (c == 237 and c2 > 159)
+          or (c == 240 and c2 < 144) or (c == 244 and c2 > 143) then
+        return false  -- overlong, surrogate, or beyond U+10FFFF
+      end
+      for k = 2, len - 1 do
+        local b = byte(s, i + k)
+        if b < 128 or b > 191 then return false end
+      end
+      i = i + len
+    end
+  end
+  return true
+end
+
+-- A varint at p (at most 10 bytes): the position after it and its value
+-- (exact up to 2^53, enough for lengths), or nil.
+local function varint(s, p)
+  local v, mul = 0, 1
+  for _ = 1, 10 do
+    local b = byte(s, p)
+    if not b then return nil end
+    p = p + 1
+    if b < 128 then return p, v + b * mul end
+    v = v + (b - 128) * mul
+    mul = mul * 128
+  end
+  return nil
+end
+
+-- Walk the fields of s[p..e]; strings: the field numbers holding UTF-8 text;
+-- sub_entry: the field number of map entries to walk too. Returns ok and the
+-- last values of fields 3 and 4 (a TaskMessage's id and queue).
+local TASK_STRINGS = {[1] = true, [3] = true, [4] = true, [7] = true, [10] = true, [14] = true}
+local ENTRY_STRINGS = {[1] = true, [2] = true}
+local function fields_ok(s, p, e, strings, sub_entry)
+  local f3, f4 = "", ""
+  while p <= e do
+    local tag
+    p, tag = varint(s, p)
+    if not p or p > e + 1 then return false end
+    local wt = tag % 8
+    local fnum = (tag - wt) / 8
+    if fnum < 1 or fnum > 536870911 then return false end
+    if wt == 0 then
+      p = varint(s, p)
+      if not p or p > e + 1 then return false end
+    elseif wt == 1 then
+      p = p + 8
+    elseif wt == 5 then
+      p = p + 4
+    elseif wt == 2 then
+      local len
+      p, len = varint(s, p)
+      if not p then return false end
+      local last = p + len - 1
+      if last > e then return false end
+      if strings[fnum] then
+        local v = sub(s, p, last)
+        if not utf8_ok(v) then return false end
+        if fnum == 3 then f3 = v elseif fnum == 4 then f4 = v end
+      elseif fnum == sub_entry then
+        if not fields_ok(s, p, last, ENTRY_STRINGS, nil) then return false end
+      end
+      p = last + 1
+    else
+      return false  -- groups (never written by asynq) or an invalid wire type
+    end
+    if p > e + 1 then return false end
+  end
+  return true, f3, f4
+end
+
+local function msg_ok(msg, id)
+  if not msg then return false end
+  local ok, mid, mq = fields_ok(msg, 1, #msg, TASK_STRINGS, 15)
+  return ok and mid == id and mq == qname
+end
 local release_locks = op == "delete" and option == "1"
 local group_of_source = false
 if expected == "aggregating" and source ~= "" then
@@ -168,7 +276,7 @@ if window == "all" then
   local dropped = {}  -- ids leaving the source: moved ones and stale ones
   for _, id in ipairs(ids) do
     local key = tprefix .. id
-    local f = redis.pcall("HMGET", key, "state", "group", "unique_key")
+    local f = redis.pcall("HMGET", key, "state", "group", "unique_key", "msg")
     if f.err then
       fail(id, -4, false)
     elseif not f[1] then
@@ -181,6 +289,8 @@ if window == "all" then
     elseif f[1] ~= expected then
       fail(id, -3, f[1])
     elseif group_of_source and f[2] ~= group_of_source then
+      fail(id, -4, f[1])
+    elseif check_msg and not msg_ok(f[4], id) then
       fail(id, -4, f[1])
     else
       moved[#moved + 1] = id
@@ -256,7 +366,7 @@ for i = 8, #ARGV, step do
   local key = tprefix .. id
   taken = taken + 1
   local f
-  if rewrite then
+  if check_msg then
     f = redis.pcall("HMGET", key, "state", "group", "unique_key", "msg")
   else
     f = redis.pcall("HMGET", key, "state", "group", "unique_key")
@@ -284,6 +394,8 @@ for i = 8, #ARGV, step do
       fail(id, -2, state)
     elseif rewrite and (not f[4] or f[4] == "") then
       fail(id, -4, state)  -- no msg to compare (or an empty one): damaged
+    elseif check_msg and not msg_ok(f[4], id) then
+      fail(id, -4, state)
     elseif rewrite and f[4] ~= ARGV[i + 1] then
       fail(id, -3, state)
     else
