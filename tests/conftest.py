@@ -120,3 +120,41 @@ def golden_clock(clock):
     with open(GOLDEN / "mixed" / "inspector.json", encoding="utf-8") as fh:
         clock.set(parse_go_time(json.load(fh)["generated_at"]))
     return clock
+
+
+# --- Real Cluster / Sentinel / TLS servers, started once per session -------------------
+# Ports of their own (cluster bus ports are port + 10000); started on first use.
+CLUSTER_PORTS = [7200, 7201, 7202, 7203, 7204, 7205]
+SENTINEL_DATA_PORTS = (7210, 7211)
+SENTINEL_PORTS = [7220, 7221, 7222]
+TLS_PORT = 7230
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A real Redis Cluster: 3 masters + 3 replicas."""
+    from tests.support.redis_servers import start_cluster
+
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"), CLUSTER_PORTS)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory):
+    """A real Sentinel setup: 1 master, 1 replica, 3 sentinels (service "mymaster")."""
+    from tests.support.redis_servers import start_sentinel
+
+    setup = start_sentinel(tmp_path_factory.mktemp("sentinel"), *SENTINEL_DATA_PORTS, SENTINEL_PORTS)
+    yield setup
+    setup.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_tls(tmp_path_factory):
+    """A redis-server that only speaks TLS, with a certificate signed by a test CA."""
+    from tests.support.redis_servers import start_tls
+
+    server = start_tls(tmp_path_factory.mktemp("tls"), TLS_PORT)
+    yield server
+    server.stop()

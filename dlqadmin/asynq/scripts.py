@@ -49,6 +49,11 @@ def _wrap_unavailable(method):
             return method(*args, **kwargs)
         except _UNAVAILABLE as exc:
             raise RedisUnavailable(f"Redis unreachable: {exc}") from exc
+        except redis.exceptions.RedisClusterException as exc:
+            # A queue whose name starts with "}" has no hash tag (asynq:{}...}:):
+            # its keys spread over slots, so no script can take them together;
+            # asynq's own scripts cannot either. The queue's pages say so.
+            raise AsynqError(f"Redis Cluster cannot serve this queue: {exc}") from exc
         except redis.exceptions.RedisError as exc:
             raise AsynqError(f"Redis error: {exc}") from exc
 
