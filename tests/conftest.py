@@ -158,3 +158,21 @@ def redis_tls(tmp_path_factory):
     server = start_tls(tmp_path_factory.mktemp("tls"), TLS_PORT)
     yield server
     server.stop()
+
+
+ACL_PORT = 7231
+
+
+@pytest.fixture(scope="session")
+def redis_acl(tmp_path_factory):
+    """A redis-server of our own where tests add ACL users (the default user stays admin)."""
+    from tests.support.redis_servers import Server
+
+    server = Server(ACL_PORT, tmp_path_factory.mktemp("acl")).start()
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
+    yield server
+    server.stop()

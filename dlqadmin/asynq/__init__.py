@@ -13,6 +13,7 @@ from .connection import connect
 from .errors import (
     AsynqError,
     MessageDecodeError,
+    PermissionRefused,
     QueueNotFound,
     RedisUnavailable,
     TaskNotFound,
@@ -58,6 +59,7 @@ __all__ = [
     "QueueNotFound",
     "TaskNotFound",
     "RedisUnavailable",
+    "PermissionRefused",
     "MessageDecodeError",
     "TASK_STATES",
     "Operations",

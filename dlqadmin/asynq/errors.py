@@ -35,3 +35,12 @@ class RedisUnavailable(AsynqError):
 
 class MessageDecodeError(AsynqError, ValueError):
     """Bytes that are not a valid asynq protobuf message."""
+
+
+class PermissionRefused(AsynqError):
+    """Redis refused a command for the credentials in use (ACL ``NOPERM``): e.g. an
+    action attempted with a read-only user. Nothing was changed."""
+
+    def __init__(self, detail: str):
+        super().__init__(f"Redis refused: read-only credentials ({detail})")
+        self.detail = detail

@@ -13,7 +13,7 @@ from typing import Callable
 import redis
 from redis.cluster import RedisCluster
 
-from .errors import AsynqError, RedisUnavailable
+from .errors import AsynqError, PermissionRefused, RedisUnavailable
 
 UTC = _dt.UTC
 _LUA_DIR = Path(__file__).with_name("lua")
@@ -38,6 +38,17 @@ _UNAVAILABLE = (
 )
 
 
+def unavailable(exc: Exception) -> RedisUnavailable:
+    """The RedisUnavailable for a connection failure, saying plainly when TLS
+    verification was the reason."""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return RedisUnavailable(
+            "Redis TLS certificate not trusted: the server's certificate is not signed by "
+            f"the CA in use (set ssl_ca_certs in the URL): {text}")
+    return RedisUnavailable(f"Redis unreachable: {text}")
+
+
 def _wrap_unavailable(method):
     """Turn Redis connection failures into RedisUnavailable, and any other
     Redis error reply (a key of the wrong type, an ACL refusal...) into
@@ -48,7 +59,14 @@ def _wrap_unavailable(method):
         try:
             return method(*args, **kwargs)
         except _UNAVAILABLE as exc:
-            raise RedisUnavailable(f"Redis unreachable: {exc}") from exc
+            raise unavailable(exc) from exc
+        except redis.exceptions.NoPermissionError as exc:
+            raise PermissionRefused(str(exc)) from exc
+        except redis.exceptions.ResponseError as exc:
+            # Inside a script Redis 7 reports an ACL refusal as a plain ERR.
+            if "user executing the script can't run" in str(exc):
+                raise PermissionRefused(str(exc)) from exc
+            raise AsynqError(f"Redis error: {exc}") from exc
         except redis.exceptions.RedisClusterException as exc:
             # A queue whose name starts with "}" has no hash tag (asynq:{}...}:):
             # its keys spread over slots, so no script can take them together;
