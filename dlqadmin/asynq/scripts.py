@@ -35,6 +35,8 @@ _UNAVAILABLE = (
     redis.exceptions.ConnectionError,  # includes BusyLoading, MasterNotFound
     redis.exceptions.TimeoutError,
     redis.exceptions.ClusterDownError,
+    # A cluster slot being migrated: its keys are on two nodes for a moment.
+    redis.exceptions.TryAgainError,
 )
 
 
