@@ -187,7 +187,17 @@ def _run_chunks(op, owner, ops, sleep, clock, began, max_seconds):
     """The chunks still to do. A status to return, or None when all are done."""
     if op.filter and op.ids is None:
         _collect_ids(op, owner)
-    elif op.ids is None:
+    elif op.ids is not None:
+        # A chunk written down but not counted (its worker died in between) sits
+        # right at ``position``: the reconciliation checks it, the run goes past it.
+        tracked = {i for ids in OperationChunk.objects.filter(operation=op).values_list("ids", flat=True)
+                   for i in ids}
+        skip = 0
+        while op.position + skip < len(op.ids) and op.ids[op.position + skip] in tracked:
+            skip += 1
+        if skip:
+            Operation.objects.filter(pk=op.pk, lease_owner=owner).update(position=F("position") + skip)
+    else:
         # Every task of the state: the total is what was done plus what is left.
         unconfirmed = sum(len(c) for c in OperationChunk.objects.filter(
             operation=op, confirmed=False).values_list("ids", flat=True))

@@ -73,7 +73,7 @@ def test_bulk_redrive_while_the_queue_slot_migrates(client, roles, settings, red
             reshard.append(subprocess.Popen(
                 [REDIS_CLI, "--cluster", "reshard", f"127.0.0.1:{src_port}", "--cluster-from", src_id,
                  "--cluster-to", dst_id, "--cluster-slots", "1", "--cluster-yes",
-                 "--cluster-pipeline", "50"],
+                 "--cluster-pipeline", "5"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     status = worker.process(worker.claim("w1", op_id=pk), "w1", sleep=sleep)

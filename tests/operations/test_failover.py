@@ -185,3 +185,35 @@ def test_a_crash_between_a_chunk_and_its_counts_is_reconciled(operator_client, g
     pending = members(golden, "pending")
     assert all(task_state(golden, i) == "pending" for i in ARCHIVED)
     assert len(pending) == len(set(pending)) and set(ARCHIVED) <= set(pending)
+
+
+def test_a_crash_in_a_search_based_run_is_reconciled(operator_client, golden, monkeypatch):
+    """The same for an operation over stored ids (a search): the next worker goes past
+    the chunk the dead one moved, and counts it once."""
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from tests.operations.conftest import ARCHIVED, members
+
+    r = operator_client.post("/api/v1/queues/payments/bulk",
+                             {"action": "delete", "state": "archived", "filter": {"type": "payment:charge"},
+                              "rate": 1}, content_type="application/json")
+    pk = r.json()["id"]
+
+    class Died(BaseException):
+        pass
+
+    def die(*args, **kwargs):
+        raise Died()
+
+    save = worker._save_chunk
+    monkeypatch.setattr(worker, "_save_chunk", die)
+    with pytest.raises(Died):
+        worker.process(worker.claim("dying"), "dying", sleep=lambda s: None)
+    assert len(members(golden, "archived")) == 4  # one deleted, not counted
+    monkeypatch.setattr(worker, "_save_chunk", save)
+    Operation.objects.filter(pk=pk).update(lease_expires=timezone.now() - timezone.timedelta(seconds=1))
+    call_command("run_operations", "--once")
+    row = Operation.objects.get(pk=pk)
+    assert (row.status, row.total, row.done, row.failed) == ("done", 3, 3, 0)
+    assert set(members(golden, "archived")) == {ARCHIVED[2], ARCHIVED[3]}  # the refunds stay
