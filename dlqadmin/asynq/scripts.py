@@ -35,8 +35,10 @@ _UNAVAILABLE = (
     redis.exceptions.ConnectionError,  # includes BusyLoading, MasterNotFound
     redis.exceptions.TimeoutError,
     redis.exceptions.ClusterDownError,
-    # A cluster slot being migrated: its keys are on two nodes for a moment.
+    # A cluster slot being migrated: its keys are on two nodes for a moment
+    # (TRYAGAIN, or more ASK/MOVED redirections than the client follows at once).
     redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterError,
 )
 
 

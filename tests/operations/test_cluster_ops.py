@@ -48,7 +48,7 @@ def seed(client, queue, n):
     return ids
 
 
-def test_bulk_redrive_while_the_queue_slot_migrates(client, roles, settings, redis_cluster):
+def test_bulk_redrive_while_the_queue_slot_migrates(client, roles, settings, redis_cluster, monkeypatch):
     settings.ASYNQ_REDIS_URL = redis_cluster.url
     r = connect(redis_cluster.url)
     r.flushdb()
@@ -59,27 +59,37 @@ def test_bulk_redrive_while_the_queue_slot_migrates(client, roles, settings, red
                             if slot_owner(redis_cluster, s)[0] != src_port)
     ids = seed(r, queue, N)
     sign_in(client, make_user("cluster_op", ("operator",)))
-    resp = client.post(f"/api/v1/queues/{queue}/bulk", {"action": "run", "state": "archived", "rate": 2_000},
+    resp = client.post(f"/api/v1/queues/{queue}/bulk", {"action": "run", "state": "archived", "rate": 1_000},
                        content_type="application/json")
     assert resp.status_code == 202, resp.content
     pk = resp.json()["id"]
     reshard, overlapped = [], []
+    save = worker._save_chunk
 
-    def sleep(seconds):
-        time.sleep(seconds)
+    def save_and_watch(*args, **kwargs):
+        # After the first chunk the migration starts; every later chunk saved while
+        # it still runs proves the overlap.
         if reshard and reshard[0].poll() is None:
             overlapped.append(Operation.objects.get(pk=pk).done)
         if not reshard:
             reshard.append(subprocess.Popen(
                 [REDIS_CLI, "--cluster", "reshard", f"127.0.0.1:{src_port}", "--cluster-from", src_id,
                  "--cluster-to", dst_id, "--cluster-slots", "1", "--cluster-yes",
-                 "--cluster-pipeline", "5"],
+                 "--cluster-pipeline", "1"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "_save_chunk", save_and_watch)
+    def sleep(seconds):
+        # The worker pauses between chunks, and waits while the cluster is in flux.
+        if reshard and reshard[0].poll() is None:
+            overlapped.append(Operation.objects.get(pk=pk).done)
+        time.sleep(seconds)
 
     status = worker.process(worker.claim("w1", op_id=pk), "w1", sleep=sleep)
     assert reshard and reshard[0].wait(60) == 0
-    assert status == "done"
-    assert overlapped, "the redrive ended before the migration started"
+    assert status == "done", Operation.objects.get(pk=pk).last_error
+    assert overlapped and min(overlapped) < N, "the redrive ended before the migration started"
     assert slot_owner(redis_cluster, 0)[0] == dst_port  # the slot did move
     op = Operation.objects.get(pk=pk)
     assert (op.total, op.done, op.failed) == (N, N, 0)
