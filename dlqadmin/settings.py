@@ -124,6 +124,14 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Sign-in, sessions, second factor ---
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# One cache for every web and scheduler process (nothing correct lives in process
+# memory): a table in Postgres, made by a migration (dlqadmin.operations 0003).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "dlqadmin_cache",
+    }
+}
 DLQADMIN_SESSION_IDLE_SECONDS = env.int("DLQADMIN_SESSION_IDLE_MINUTES", default=30) * 60
 DLQADMIN_SESSION_MAX_AGE_SECONDS = env.int("DLQADMIN_SESSION_MAX_HOURS", default=12) * 3600
 SESSION_COOKIE_AGE = DLQADMIN_SESSION_MAX_AGE_SECONDS

@@ -31,12 +31,17 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
+def _empty_cache(request, django_db_blocker):
     # Cached reads (failure groups) must not carry one test's Redis data into the next.
-    from django.core.cache import caches
+    # The cache is a Postgres table (shared by processes), so only tests with database
+    # access have one to empty.
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+        from django.core.cache import caches
 
-    for alias in caches:
-        caches[alias].clear()
+        request.getfixturevalue("django_db_setup")
+        with django_db_blocker.unblock():
+            for alias in caches:
+                caches[alias].clear()
     yield
 
 
@@ -139,3 +144,59 @@ def golden_clock(clock):
     with open(GOLDEN / "mixed" / "inspector.json", encoding="utf-8") as fh:
         clock.set(parse_go_time(json.load(fh)["generated_at"]))
     return clock
+
+
+# --- Real Cluster / Sentinel / TLS servers, started once per session -------------------
+# Ports of their own (cluster bus ports are port + 10000); started on first use.
+CLUSTER_PORTS = [7200, 7201, 7202, 7203, 7204, 7205]
+SENTINEL_DATA_PORTS = (7210, 7211)
+SENTINEL_PORTS = [7220, 7221, 7222]
+TLS_PORT = 7230
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory):
+    """A real Redis Cluster: 3 masters + 3 replicas."""
+    from tests.support.redis_servers import start_cluster
+
+    cluster = start_cluster(tmp_path_factory.mktemp("cluster"), CLUSTER_PORTS)
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory):
+    """A real Sentinel setup: 1 master, 1 replica, 3 sentinels (service "mymaster")."""
+    from tests.support.redis_servers import start_sentinel
+
+    setup = start_sentinel(tmp_path_factory.mktemp("sentinel"), *SENTINEL_DATA_PORTS, SENTINEL_PORTS)
+    yield setup
+    setup.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_tls(tmp_path_factory):
+    """A redis-server that only speaks TLS, with a certificate signed by a test CA."""
+    from tests.support.redis_servers import start_tls
+
+    server = start_tls(tmp_path_factory.mktemp("tls"), TLS_PORT)
+    yield server
+    server.stop()
+
+
+ACL_PORT = 7231
+
+
+@pytest.fixture(scope="session")
+def redis_acl(tmp_path_factory):
+    """A redis-server of our own where tests add ACL users (the default user stays admin)."""
+    from tests.support.redis_servers import Server
+
+    server = Server(ACL_PORT, tmp_path_factory.mktemp("acl")).start()
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
+    yield server
+    server.stop()

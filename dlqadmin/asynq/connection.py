@@ -17,6 +17,10 @@ Supported forms (``[user:]password@`` is optional everywhere, percent-encoded):
     Redis Cluster, seeded from the listed nodes (``rediss+cluster://`` for TLS).
     The cluster is contacted at once to learn its slots.
 
+TLS (``rediss``): the server's certificate is verified against the system's CAs,
+or the CA file of ``?ssl_ca_certs=/path/ca.pem``; a client certificate is given
+with ``ssl_certfile`` / ``ssl_keyfile`` (the same query options in every form).
+
 Every client is built with ``decode_responses=False`` (task payloads are
 binary), 2 s connect and socket timeouts so a dead Redis turns into a quick
 error instead of a hung page, and redis-py's hiredis parser (picked up
@@ -34,6 +38,9 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.sentinel import Sentinel
 
 from .errors import RedisUnavailable
+
+# TLS options a multi-host URL's query may carry, passed to each connection.
+_SSL_OPTIONS = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile", "ssl_cert_reqs", "ssl_ca_path")
 
 DEFAULTS = {
     "decode_responses": False,
@@ -174,6 +181,9 @@ def _connect_sentinel(target: Target, options: dict):
     master_kwargs = dict(options)
     if target.ssl:
         master_kwargs.setdefault("ssl", True)
+        for name in _SSL_OPTIONS:
+            if name in target.options:
+                master_kwargs.setdefault(name, target.options[name])
     if target.password is not None:
         master_kwargs.setdefault("password", target.password)
     if target.username is not None:
@@ -187,6 +197,9 @@ def _connect_cluster(target: Target, options: dict):
     cluster_kwargs = dict(options)
     if target.ssl:
         cluster_kwargs.setdefault("ssl", True)
+        for name in _SSL_OPTIONS:
+            if name in target.options:
+                cluster_kwargs.setdefault(name, target.options[name])
     if target.password is not None:
         cluster_kwargs.setdefault("password", target.password)
     if target.username is not None:
@@ -197,4 +210,6 @@ def _connect_cluster(target: Target, options: dict):
         return RedisCluster(startup_nodes=nodes, **cluster_kwargs)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
             redis.exceptions.RedisClusterException) as exc:
-        raise RedisUnavailable(f"Redis unreachable: {exc}") from exc
+        from .scripts import unavailable
+
+        raise unavailable(exc) from exc

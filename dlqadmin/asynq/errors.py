@@ -40,3 +40,12 @@ class MessageDecodeError(AsynqError, ValueError):
 class DamagedData(AsynqError):
     """A key of the queue holds the wrong Redis type (or otherwise cannot be read as
     asynq's layout): the queue, or that part of it, is damaged, not Redis."""
+
+
+class PermissionRefused(AsynqError):
+    """Redis refused a command for the credentials in use (ACL ``NOPERM``): e.g. an
+    action attempted with a read-only user. Nothing was changed."""
+
+    def __init__(self, detail: str):
+        super().__init__(f"Redis refused: read-only credentials ({detail})")
+        self.detail = detail

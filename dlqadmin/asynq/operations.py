@@ -134,9 +134,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+
+import redis
+from redis.sentinel import SentinelConnectionPool
 
 from . import keys, messages
 from .errors import MessageDecodeError, QueueNotFound
@@ -225,6 +229,15 @@ class ChunkResult:
     ids_failed: list[str]
     # Why each failed id failed (same keys as ids_failed).
     failures: dict[str, OpResult] = field(default_factory=dict)
+    # The ids moved (always for given ids; for "all" iterations only when the
+    # Operations was made with ``track_ids``/``wait_replicas``).
+    ids_done: list[str] = field(default_factory=list)
+    # Replicas that acknowledged the chunk's writes (WAIT in the same round trip);
+    # None when not asked (``wait_replicas`` 0, or a cluster).
+    replicas: int | None = None
+    # "all" iterations of a zset: the highest score the iteration takes. A move
+    # lost in a failover leaves its id back in the source at most at this score.
+    cutoff: bytes = b""
 
 
 _QUEUE_NOT_FOUND = OpResult(OpOutcome.QUEUE_NOT_FOUND)
@@ -308,7 +321,29 @@ class Operations(ScriptClient):
     """State changes of asynq tasks and queues. ``client`` is a redis-py
     client (see ``connection.connect``); ``now`` an optional callable
     returning the current time (tz-aware), used for archive scores and the
-    paused flag."""
+    paused flag.
+
+    ``wait_replicas``: every task-moving script call is
+    followed, on the same connection and in the same round trip, by ``WAIT
+    wait_replicas wait_timeout_ms``, and ChunkResult.replicas says how many
+    replicas acknowledged it. ``track_ids`` makes "all" iterations return the
+    moved ids too (implied by ``wait_replicas``); ``before_chunk`` (see
+    __init__) names each chunk's ids before it runs."""
+
+    def __init__(self, client, now=None, *, wait_replicas: int = 0,
+                 wait_timeout_ms: int = 1000, track_ids: bool = False):
+        super().__init__(client, now)
+        # WAIT has no key: a cluster client cannot send it with the script's
+        # connection, so a cluster is not asked (replicas stays None).
+        self.wait_replicas = 0 if self._cluster else int(wait_replicas)
+        self.wait_timeout_ms = int(wait_timeout_ms)
+        self.track_ids = bool(track_ids or wait_replicas)
+        # WAIT's answer for the last task-moving script call (None: not asked).
+        self.last_replicas: int | None = None
+        # Called with (ids, cutoff) before each chunk of a bulk iteration moves
+        # them: a caller that must survive a crash or a failover writes them down
+        # first (a write-ahead record), then checks after what really happened.
+        self.before_chunk: Callable[[list[str], bytes], None] | None = None
 
     def _scripts(self) -> tuple:
         return _SCRIPTS
@@ -338,14 +373,26 @@ class Operations(ScriptClient):
         keys_ = [keys.pending(queue), keys.archived(queue), keys.groups(queue), keys.active(queue)]
         argv = [op, keys.queue_prefix(queue), expected or "", source,
                 keys.encode_name(queue), option, *window]
-        return self._queue_script(queue, _OP_TASKS, keys_, argv)
+        self.last_replicas = None
+        if self.track_ids:
+            self.follow_master()
+        if not self.wait_replicas:
+            return self._queue_script(queue, _OP_TASKS, keys_, argv)
+        # Single Redis / Sentinel only (never a cluster, see __init__). One pipeline is
+        # one connection, and WAIT waits for that connection's writes.
+        reply, acks = self._pipeline([
+            _OP_TASKS.args(keys_ + [keys.ALL_QUEUES], argv),
+            ("WAIT", self.wait_replicas, self.wait_timeout_ms),
+        ])
+        self.last_replicas = int(acks)
+        return reply
 
     @staticmethod
-    def _failures(reply: list) -> dict[str, OpResult]:
-        """The ids of a reply that were not done, with why."""
+    def _failures(reply: list, start: int = 2) -> dict[str, OpResult]:
+        """The ids of a reply that were not done, with why (triples from ``start``)."""
         return {
             keys.decode_name(reply[n]): OpResult(_CODES[reply[n + 1]], _text(reply[n + 2]))
-            for n in range(2, len(reply), 3)
+            for n in range(start, len(reply), 3)
         }
 
     def _apply(
@@ -496,6 +543,129 @@ class Operations(ScriptClient):
         many subscribers (servers) received the message."""
         _check_id(task_id)
         return int(self._client.publish(keys.CANCEL_CHANNEL, keys.encode_name(task_id)))
+
+    # -- after a failover: what really happened ------------------------------------
+
+    def follow_master(self):
+        """Behind Sentinel: ask the sentinels which server is the master now; if it
+        changed, the idle connections to the old one are dropped so the next call
+        goes to the new one. (A demoted master keeps acknowledging writes for a
+        moment before it learns it is a replica; they are lost.) No-op otherwise."""
+        pool = getattr(self._client, "connection_pool", None)
+        if isinstance(pool, SentinelConnectionPool) and pool.is_master:
+            return pool.get_master_address()
+        return None
+
+    @_wrap_unavailable
+    def replicas_online(self) -> int:
+        """Replicas streaming from the master now (INFO replication); 0 for a
+        cluster (see ``wait_replicas``)."""
+        if self._cluster:
+            return 0
+        info = self._client.info("replication")
+        return sum(1 for k, v in info.items()
+                   if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online")
+
+    @property
+    def behind_sentinel(self) -> bool:
+        pool = getattr(self._client, "connection_pool", None)
+        return isinstance(pool, SentinelConnectionPool) and pool.is_master
+
+    @_wrap_unavailable
+    def sentinels_agree(self, run_id: str | None) -> bool:
+        """True if every sentinel that answers (a majority at least) names the
+        server ``run_id`` as the master, with no failover in progress and
+        nothing down. (During a failover two servers can both answer as master
+        for a moment, and sentinels learn the new one a few seconds apart; only
+        the one they all name keeps its data.) True when not behind Sentinel."""
+        if not self.behind_sentinel:
+            return True
+        pool = self._client.connection_pool
+        sentinels = pool.sentinel_manager.sentinels
+        votes = 0
+        for sentinel in sentinels:
+            try:
+                m = sentinel.sentinel_master(pool.service_name)
+            except redis.RedisError:
+                continue
+            if m.get("runid") != run_id or m.get("flags") != "master":
+                return False
+            votes += 1
+        return run_id is not None and votes > len(sentinels) // 2
+
+    @_wrap_unavailable
+    def lost_moves(
+        self, queue: str, state: str, ids: Iterable[str], *, group: str | None = None,
+        cutoff: bytes = b"", batch: int = 500,
+    ) -> tuple[list[str], str | None, str | None]:
+        """Which of ``ids``, reported moved out of ``state``, are in ``state``
+        again on the current master: writes acknowledged by a master that lost
+        them when a replica took over. (For a zset with ``cutoff`` only ids at
+        most at that score: a task that asynq ran and archived again since has a
+        newer score and was not lost.) Returns (lost ids, the server's
+        replication id and run id, read in the same round trip as the first
+        ids; None for a cluster)."""
+        source = keys.source_key(queue, state, group)
+        is_zset = state not in ("pending", "active")
+        limit = float(cutoff) if cutoff and is_zset else None
+        ids = list(ids)
+        lost: list[str] = []
+        replid = run_id = None
+        for n, part in enumerate(_batches(ids or [""], batch)):
+            part = [i for i in part if i]
+            pipe = self._client.pipeline(transaction=False)
+            first = n == 0 and not self._cluster
+            if first:
+                pipe.info("replication")
+                pipe.info("server")
+            for task_id in part:
+                pipe.hget(keys.task(queue, task_id), b"state")
+                if is_zset:
+                    pipe.zscore(source, keys.encode_name(task_id))
+            replies = pipe.execute()
+            if first:
+                replication, server = replies.pop(0), replies.pop(0)
+                if replication.get("role") != "master":
+                    raise redis.exceptions.ConnectionError("the server is no longer the master")
+                replid, run_id = replication.get("master_replid"), server.get("run_id")
+            step = 2 if is_zset else 1
+            for task_id, at in zip(part, range(0, len(replies), step)):
+                current = _text(replies[at])
+                if current != state:
+                    continue
+                if is_zset:
+                    score = replies[at + 1]
+                    if score is None or (limit is not None and float(score) > limit):
+                        continue
+                lost.append(task_id)
+        return lost, replid, run_id
+
+    @_wrap_unavailable
+    def wait_replicated(self, replicas: int, timeout: float, *, sleep=None) -> str | None:
+        """Wait until ``replicas`` replicas have everything the master holds now
+        (their acknowledged offset reaches the master's current offset, whoever
+        wrote it). Returns the master's replication id once they do; None on
+        timeout, or if the server stopped being that master meanwhile."""
+        sleep = sleep or time.sleep
+        info = self._client.info("replication")
+        if info.get("role") != "master":
+            return None
+        replid, target = info.get("master_replid"), int(info.get("master_repl_offset", 0))
+        deadline = time.monotonic() + timeout
+        while True:
+            acked = sum(
+                1 for k, v in info.items()
+                if k.startswith("slave") and isinstance(v, dict) and v.get("state") == "online"
+                and int(v.get("offset", -1)) >= target
+            )
+            if acked >= replicas:
+                return replid
+            if time.monotonic() >= deadline:
+                return None
+            sleep(0.05)
+            info = self._client.info("replication")
+            if info.get("role") != "master" or info.get("master_replid") != replid:
+                return None
 
     # -- queues ---------------------------------------------------------------------
 
@@ -691,8 +861,8 @@ class Operations(ScriptClient):
         source = keys.source_key(queue, state, group)
         if ids is not None:
             gen = self._iter_ids(op, queue, state, source, ids, chunk, reset_retried)
-        elif reset_retried:
-            gen = self._iter_rewrite_all(queue, state, source, chunk)
+        elif reset_retried or self.before_chunk is not None:
+            gen = self._iter_window(op, queue, state, source, chunk, reset_retried)
         else:
             gen = self._iter_all_calls(op, queue, state, source, chunk)
         return _mapped_errors(gen)
@@ -700,9 +870,10 @@ class Operations(ScriptClient):
     def _iter_ids(self, op, queue, state, source, ids, chunk, reset_retried):
         # Explicit ids are deleted like DeleteTask: locks released.
         for batch_ids in _batches(ids, _ids_chunk(state, chunk)):
-            yield _chunk_result(
-                queue, self._chunk(op, queue, batch_ids, state, reset_retried, source)
-            )
+            if self.before_chunk is not None:
+                self.before_chunk(batch_ids, b"")
+            results = self._chunk(op, queue, batch_ids, state, reset_retried, source)
+            yield _chunk_result(queue, results, self.last_replicas)
 
     def _iter_all_calls(self, op, queue, state, source, chunk):
         if op == "archive":
@@ -712,9 +883,16 @@ class Operations(ScriptClient):
             option = "0" if state in _DELETE_ALL_KEEPS_LOCKS else "1"
         else:
             option = "0"
-        for reply in self._all_calls(op, queue, state, source, chunk or DEFAULT_CHUNK, option):
-            failures = self._failures(reply)
-            yield ChunkResult(reply[1], len(failures), list(failures), failures)
+        cutoff = [b""]
+        for reply in self._all_calls(op, queue, state, source, chunk or DEFAULT_CHUNK, option,
+                                     cutoff_out=cutoff):
+            done = reply[1] if self.track_ids else 0
+            failures = self._failures(reply, 2 + done)
+            yield ChunkResult(
+                reply[1], len(failures), list(failures), failures,
+                ids_done=[keys.decode_name(i) for i in reply[2 : 2 + done]],
+                replicas=self.last_replicas, cutoff=cutoff[0],
+            )
 
     def _start(self, source: bytes, is_list: bool) -> tuple[int, bytes]:
         """How many ids ``source`` holds now and (zset) its highest score:
@@ -731,18 +909,23 @@ class Operations(ScriptClient):
             return 0, b""
         return budget, top[0][1]
 
-    def _all_calls(self, op, queue, state, source, chunk, option) -> Iterator[list]:
+    def _all_calls(self, op, queue, state, source, chunk, option,
+                   cutoff_out: list | None = None) -> Iterator[list]:
         """Replies of successive "all" calls: each takes the next ``chunk``
         oldest ids of ``source`` inside the script. Ids that failed and stay
-        in place are skipped by the next call (``skip``)."""
+        in place are skipped by the next call (``skip``). With ``track_ids``
+        (not for purge) each reply carries the moved ids after ``done``."""
         budget, cutoff = self._start(source, state == "pending")
+        if cutoff_out is not None:
+            cutoff_out[0] = cutoff
+        track = ["1"] if self.track_ids and op != "purge" else []
         stuck: set[bytes] = set()  # failed ids still in the source
         taken = 0
         while taken < budget:
             count = min(chunk, budget - taken)
             call_option = str(self._now_s()) if option is None else option
             reply = self._tasks_call(
-                op, queue, state, source, call_option, ["all", cutoff, len(stuck), count]
+                op, queue, state, source, call_option, ["all", cutoff, len(stuck), count, *track]
             )
             if reply == [-1]:
                 raise QueueNotFound(queue)
@@ -752,28 +935,49 @@ class Operations(ScriptClient):
             if reply[0] == 0:
                 return
             taken += reply[0]
-            for n in range(2, len(reply), 3):
+            for n in range(2 + (reply[1] if track else 0), len(reply), 3):
                 if reply[n + 1] != 0:  # NOT_FOUND ids were removed
                     stuck.add(reply[n])
             yield reply
 
-    def _iter_rewrite_all(self, queue, state, source, chunk):
-        """Run all with reset_retried: each msg is read and rewritten here,
-        so the ids are read first (oldest first) and moved as given ids."""
-        chunk = chunk or IDS_CHUNK
-        budget, cutoff = self._start(source, False)
+    def _iter_window(self, op, queue, state, source, chunk, reset_retried):
+        """An "all" iteration whose ids are read here first (oldest first) and
+        then moved as given ids: for a run with reset_retried (each msg is read
+        and rewritten), and when ``before_chunk`` wants to know the ids before
+        they are moved."""
+        is_list = state == "pending"
+        chunk = _ids_chunk(state, chunk)
+        budget, cutoff = self._start(source, is_list)
+        keep_locks = op == "delete" and state in _DELETE_ALL_KEEPS_LOCKS
         stuck: set[str] = set()
+        # Ids taken before. One that is back in the source had its move lost (a
+        # failover): taken again, without counting against the budget (a few
+        # times at most, so a task that keeps coming back cannot hold the loop).
+        seen: dict[str, int] = {}
         taken = 0
         while taken < budget:
             size = min(chunk, budget - taken)
-            raw = self._client.zrangebyscore(
-                source, "-inf", cutoff, start=0, num=size + len(stuck)
-            )
+            if is_list:
+                raw = self._client.lrange(source, -(size + len(stuck)), -1)[::-1]
+            else:
+                raw = self._client.zrangebyscore(
+                    source, "-inf", cutoff, start=0, num=size + len(stuck)
+                )
             window = [i for i in map(keys.decode_name, raw) if i not in stuck][:size]
             if not window:
                 return
-            taken += len(window)
-            result = _chunk_result(queue, self._chunk("run", queue, window, state, True, source))
+            for task_id in window:
+                times = seen.get(task_id, 0)
+                if times == 0:
+                    taken += 1
+                elif times >= 3:
+                    stuck.add(task_id)
+                seen[task_id] = times + 1
+            if self.before_chunk is not None:
+                self.before_chunk(window, cutoff)
+            results = self._chunk(op, queue, window, state, reset_retried, source,
+                                  keep_locks=keep_locks)
+            result = _chunk_result(queue, results, self.last_replicas, cutoff)
             stuck.update(
                 i for i, r in result.failures.items() if r.outcome is not OpOutcome.NOT_FOUND
             )
@@ -791,14 +995,19 @@ def _ids_chunk(state: str | None, chunk: int | None) -> int:
     return min(size, PENDING_IDS_CHUNK) if state == "pending" else size
 
 
-def _chunk_result(queue: str, results: dict[str, OpResult]) -> ChunkResult:
+def _chunk_result(queue: str, results: dict[str, OpResult], replicas: int | None = None,
+                  cutoff: bytes = b"") -> ChunkResult:
     failures = {}
+    done = []
     for task_id, result in results.items():
         if result.outcome is OpOutcome.QUEUE_NOT_FOUND:
             raise QueueNotFound(queue)
-        if result.outcome is not OpOutcome.DONE:
+        if result.outcome is OpOutcome.DONE:
+            done.append(task_id)
+        else:
             failures[task_id] = result
-    return ChunkResult(len(results) - len(failures), len(failures), list(failures), failures)
+    return ChunkResult(len(done), len(failures), list(failures), failures, ids_done=done,
+                       replicas=replicas, cutoff=cutoff)
 
 
 def _as_bytes(value, name: str) -> bytes:

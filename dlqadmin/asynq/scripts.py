@@ -13,7 +13,7 @@ from typing import Callable
 import redis
 from redis.cluster import RedisCluster
 
-from .errors import AsynqError, DamagedData, RedisUnavailable
+from .errors import AsynqError, DamagedData, PermissionRefused, RedisUnavailable
 
 UTC = _dt.UTC
 _LUA_DIR = Path(__file__).with_name("lua")
@@ -35,6 +35,10 @@ _UNAVAILABLE = (
     redis.exceptions.ConnectionError,  # includes BusyLoading, MasterNotFound
     redis.exceptions.TimeoutError,
     redis.exceptions.ClusterDownError,
+    # A cluster slot being migrated: its keys are on two nodes for a moment
+    # (TRYAGAIN, or more ASK/MOVED redirections than the client follows at once).
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterError,
 )
 
 
@@ -52,6 +56,17 @@ def damage_text(exc) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
+def unavailable(exc: Exception) -> RedisUnavailable:
+    """The RedisUnavailable for a connection failure, saying plainly when TLS
+    verification was the reason."""
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return RedisUnavailable(
+            "Redis TLS certificate not trusted: the server's certificate is not signed by "
+            f"the CA in use (set ssl_ca_certs in the URL): {text}")
+    return RedisUnavailable(f"Redis unreachable: {text}")
+
+
 def _wrap_unavailable(method):
     """Turn Redis connection failures into RedisUnavailable, and any other
     Redis error reply (a key of the wrong type, an ACL refusal...) into
@@ -62,11 +77,21 @@ def _wrap_unavailable(method):
         try:
             return method(*args, **kwargs)
         except _UNAVAILABLE as exc:
-            raise RedisUnavailable(f"Redis unreachable: {exc}") from exc
+            raise unavailable(exc) from exc
+        except redis.exceptions.NoPermissionError as exc:
+            raise PermissionRefused(str(exc)) from exc
         except redis.exceptions.ResponseError as exc:
+            # Inside a script Redis 7 reports an ACL refusal as a plain ERR.
+            if "user executing the script can't run" in str(exc):
+                raise PermissionRefused(str(exc)) from exc
             if is_damage(exc):
                 raise DamagedData(damage_text(exc)) from exc
             raise AsynqError(f"Redis error: {exc}") from exc
+        except redis.exceptions.RedisClusterException as exc:
+            # A queue whose name starts with "}" has no hash tag (asynq:{}...}:):
+            # its keys spread over slots, so no script can take them together;
+            # asynq's own scripts cannot either. The queue's pages say so.
+            raise AsynqError(f"Redis Cluster cannot serve this queue: {exc}") from exc
         except redis.exceptions.RedisError as exc:
             raise AsynqError(f"Redis error: {exc}") from exc
 

@@ -7,7 +7,7 @@ import uuid
 from django.http import JsonResponse
 from django.shortcuts import render
 
-from dlqadmin.asynq import DamagedData, RedisUnavailable
+from dlqadmin.asynq import DamagedData, PermissionRefused, RedisUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,13 @@ class RedisUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
+        if isinstance(exception, PermissionRefused):
+            # A deployment with read-only Redis credentials: an action is refused by
+            # Redis itself (ACL), cleanly, before anything changed.
+            log.warning("redis refused path=%s error=%s", request.path, exception)
+            if is_api_request(request):
+                return JsonResponse({"error": "redis_read_only", "detail": str(exception)}, status=403)
+            return render(request, "core/redis_refused.html", {"detail": exception.detail}, status=403)
         if not isinstance(exception, RedisUnavailable):
             return None
         log.warning("redis unavailable path=%s error=%s", request.path, exception)

@@ -104,3 +104,20 @@ class OperationItem(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+
+class OperationChunk(models.Model):
+    """The ids one chunk of a bulk operation moved, kept until they are known to
+    have survived a failover: a replica acknowledged the chunk (WAIT), or the
+    worker's reconciliation pass found them moved on the current master and a
+    replica then caught up with it. Only confirmed ids count as done."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="chunks")
+    ids = models.JSONField(default=list)
+    # "all" runs over a zset: the highest score the run takes (see asynq.ChunkResult.cutoff).
+    cutoff = models.CharField(max_length=64, blank=True, default="")
+    confirmed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["operation", "confirmed"])]

@@ -64,15 +64,52 @@ def generated_at(golden_inspector) -> dt.datetime:
     return parse_go_time(golden_inspector["generated_at"])
 
 
+# A module whose tests hold for every Redis setup says ``REDIS_BACKENDS = BACKENDS``:
+# each of its tests that uses Redis then runs on one Redis and on a real Cluster
+# (3 masters + 3 replicas).
+BACKENDS = ["redis", "cluster"]
+
+
+def pytest_generate_tests(metafunc):
+    backends = getattr(metafunc.module, "REDIS_BACKENDS", None)
+    if backends and "redis_backend" in metafunc.fixturenames:
+        metafunc.parametrize("redis_backend", backends, indirect=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    # test_operations also runs the single-Redis code path ("single": scripts that
+    # test asynq:queues themselves) on one Redis; on a cluster only the cluster path
+    # exists, so that combination is not collected.
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("redis_backend") == "cluster" and params.get("ops") == "single":
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture
-def r():
-    """Client on the test DB, emptied before and after the test."""
-    client = connect(TEST_REDIS_URL)
+def redis_backend(request):
+    return getattr(request, "param", "redis")
+
+
+@pytest.fixture
+def r(request, redis_backend):
+    """Client on the test DB (or the test cluster), emptied before and after the test."""
+    if redis_backend == "cluster":
+        url = request.getfixturevalue("redis_cluster").url
+    else:
+        url = TEST_REDIS_URL
+    client = connect(url)
     try:
         client.ping()
     except Exception as exc:  # a missing Redis must fail loudly, not skip
-        pytest.fail(f"test Redis not reachable at {TEST_REDIS_URL}: {exc}")
-    client.flushdb()
+        pytest.fail(f"test Redis not reachable at {url}: {exc}")
+    client.flushdb()  # in a cluster: on every master
     yield client
     client.flushdb()
     client.close()

@@ -23,7 +23,10 @@ import pytest
 from dlqadmin.asynq import Operations, OpOutcome
 from tests.support.redis_snapshot import dump, restore
 
-from .conftest import GOLDEN, parse_go_time
+from .conftest import BACKENDS, GOLDEN, parse_go_time
+
+# The same tests on one Redis and on a real Redis Cluster.
+REDIS_BACKENDS = BACKENDS
 
 OPS_DIR = GOLDEN / "ops"
 OP_NAMES = sorted(p.name for p in OPS_DIR.iterdir() if p.is_dir())

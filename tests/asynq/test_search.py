@@ -11,6 +11,7 @@ import socket
 
 import pytest
 
+
 from dlqadmin.asynq import BrokenTask, Inspector, QueueNotFound, RedisUnavailable, TaskInfo, connect, keys
 from dlqadmin.asynq.search import (
     FailureGroup,
@@ -20,7 +21,11 @@ from dlqadmin.asynq.search import (
     normalise_error,
     search,
 )
+from tests.asynq.conftest import BACKENDS
 from tests.support.redis_snapshot import restore
+
+# The same tests on one Redis and on a real Redis Cluster.
+REDIS_BACKENDS = BACKENDS
 
 UTC = dt.timezone.utc
 SEARCH_REDIS_URL = os.environ.get("DLQADMIN_TEST_SEARCH_REDIS_URL", "redis://127.0.0.1:6379/10")

@@ -30,13 +30,17 @@
 --         "all": take the next chunk from ARGV[4] itself, oldest first:
 --         ARGV[8] highest score to take ("" for the pending list),
 --         ARGV[9] how many of the oldest ids to skip (ids the caller already
---         saw fail, which stay in place), ARGV[10] how many to take.
+--         saw fail, which stay in place), ARGV[10] how many to take,
+--         ARGV[11] optional "1": also return the ids moved (see below).
 --
 -- Returns {-1} if the queue does not exist; for purge {-5} while the queue
 -- has active tasks; else {taken, done, then three values per id that was
 -- not done: id, code, state}:
 --   taken  ids looked at (0 in "all" mode: nothing left to take)
---   done   ids moved (the op's code 1, DONE)
+--   done   ids moved (the op's code 1, DONE); in "all" mode with ARGV[11]
+--          = "1" the `done` moved ids follow right here, before the
+--          triples (a caller that verifies its moves after a failover
+--          needs them)
 --   code   0 NOT_FOUND (no task hash; the stale id left ARGV[4]);
 --          -2 WRONG_STATE (not allowed in that state: run on pending/active,
 --          archive on archived/active, delete on active); -3 CHANGED (not in
@@ -324,6 +328,11 @@ if window == "all" then
     end
   end
   local res = {#ids, #moved}
+  if ARGV[11] == "1" then
+    for _, id in ipairs(moved) do
+      res[#res + 1] = id
+    end
+  end
   for _, v in ipairs(failed) do
     res[#res + 1] = v
   end
@@ -338,6 +347,15 @@ end
 
 local ZSET_STATES = {scheduled = true, retry = true, archived = true, completed = true}
 
+-- A write refused by the user's ACL (read-only credentials) ends the call with
+-- that error, before anything was written, instead of looking like damage.
+local function refused(r)
+  if type(r) == "table" and r.err and string.find(r.err, "can't run this command", 1, true) then
+    return redis.error_reply(r.err)
+  end
+  return false
+end
+
 -- Remove id from the key of `state`; true if it was there.
 local function unlink(state, group, id)
   local r
@@ -350,11 +368,17 @@ local function unlink(state, group, id)
   elseif state == "aggregating" and group then
     local gkey = gprefix .. group
     r = redis.pcall("ZREM", gkey, id)
+    if refused(r) then
+      return refused(r)
+    end
     if r == 1 and redis.call("EXISTS", gkey) == 0 then
       redis.call("SREM", KEYS[3], group)
     end
   else
     return false
+  end
+  if refused(r) then
+    return refused(r)
   end
   return r == 1
 end
@@ -403,7 +427,10 @@ for i = 8, #ARGV, step do
       if op == "delete" then
         lock = lock_of(id, f[3])  -- read before the first write
       end
-      if not unlink(state, f[2], id) then
+      local unlinked = unlink(state, f[2], id)
+      if type(unlinked) == "table" then
+        return unlinked  -- refused by the ACL: nothing was written
+      elseif not unlinked then
         fail(id, -4, state)
       else
         if op == "run" then
