@@ -24,7 +24,8 @@ class Operation(models.Model):
     ACTIVE = (QUEUED, RUNNING, PAUSED)
     FINISHED = (DONE, CANCELLED, FAILED)
 
-    ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive")]
+    ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive"),
+               ("vault_run", "redrive from the vault"), ("vault_purge", "purge from the vault")]
 
     action = models.CharField(max_length=16, choices=ACTIONS)
     queue = models.CharField(max_length=500, db_index=True)

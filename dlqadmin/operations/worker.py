@@ -40,6 +40,8 @@ from . import services
 from .models import Operation, OperationItem
 
 log = logging.getLogger("dlqadmin.operations")
+# Redrive / purge from the dead-task vault (dlqadmin/vault): ids are vault entries.
+VAULT_ACTIONS = ("vault_run", "vault_purge")
 
 LEASE_SECONDS = getattr(settings, "DLQADMIN_OPERATION_LEASE_SECONDS", 30)
 # Give up on an operation that keeps failing to reach Redis after this many claims.
@@ -76,6 +78,10 @@ def _release(op, owner, **fields):
 
 
 def _iterator(op):
+    if op.action in VAULT_ACTIONS:
+        from dlqadmin.vault.services import iter_bulk
+
+        return iter_bulk(op)
     ops = operations()
     method = getattr(ops, f"iter_{op.action}_all")
     kwargs = {"group": op.group or None}

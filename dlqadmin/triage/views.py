@@ -12,6 +12,8 @@ from dlqadmin.access.checks import may, queue_view, signed_in_view, visible_queu
 from dlqadmin.access.roles import OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import TASK_STATES, QueueNotFound, TaskNotFound
 
+from dlqadmin.vault import selectors as vault_selectors
+
 from . import selectors, services
 from .params import BadParameter, parse_listing
 
@@ -67,6 +69,7 @@ def queue_detail(request, queue):
         "page_sizes": settings.DLQADMIN_PAGE_SIZES,
         "error": error,
         "may_operate": may(request.user, OPERATE_QUEUE, queue),
+        "vault_summary": vault_selectors.summary(name),
     }
     return _fragment_or_page(request, "triage/queue.html", "task_list", context, status=400 if error else 200)
 

@@ -242,3 +242,101 @@ def rotate_keys(*, chunk=500):
 
 def in_asynq_count(queue_name):
     return VaultEntry.objects.filter(queue=queue_name, status=IN_ASYNQ).count()
+
+
+# --- reveal and export ------------------------------------------------------------------
+
+def reveal_key(entry):
+    """What a reveal grant of one vaulted death is keyed by (never a live task's id)."""
+    return f"vault:{entry.pk}"
+
+
+def reveal(request, queue, entry, reason, ticket=""):
+    """The triage reveal rule, grant and audit record, for one vaulted death."""
+    from dlqadmin.triage.services import reveal_task
+
+    from . import selectors
+
+    return reveal_task(request, queue, reveal_key(entry), reason, ticket, load=lambda: selectors.raw_task(entry),
+                       detail={"vault_entry": entry.pk, "vault_task_id": entry.task_id[:500]})
+
+
+def active_reveal(user, queue, entry):
+    from dlqadmin.triage.services import active_reveal as live
+
+    return live(user, queue, reveal_key(entry))
+
+
+# --- bulk: every entry matching a search, as a tracked operation -------------------------
+
+BULK_ACTIONS = {"run": "vault_run", "purge": "vault_purge"}
+MAX_BULK = 1_000_000
+
+
+def start_bulk(request, queue, action, f, *, confirm=True, reason=""):
+    """Queue a tracked operation (dlqadmin.operations) that redrives (``run``) or
+    purges every entry matching ``f``; the operations worker carries it out in
+    chunks. With ``confirm=False`` only the rights and input are checked (None)."""
+    from dlqadmin.operations.models import Operation
+    from dlqadmin.operations.services import BULK
+
+    from . import selectors
+
+    if action not in BULK_ACTIONS:
+        raise Refused("action must be run or purge.")
+    if action == "purge":
+        _require_admin(request, queue, BULK)
+    else:
+        _require_operate(request, queue, BULK)
+    if not confirm:
+        return None
+    qs = selectors.matching(queue.name, f)
+    if action == "run":
+        qs = qs.exclude(status=PURGED)
+    ids = list(qs.order_by("archived_score", "id").values_list("id", flat=True)[:MAX_BULK + 1])
+    if len(ids) > MAX_BULK:
+        raise Refused(f"At most {MAX_BULK} entries per operation; narrow the search.")
+    query = f.to_query()
+    with transaction.atomic():
+        op = Operation.objects.create(action=BULK_ACTIONS[action], queue=queue.name, state="vault", filter=query,
+                                      ids=ids, total=len(ids), started_by=request.user,
+                                      started_by_name=request.user.get_username(), reason=(reason or "")[:2000])
+        intent = record(BULK, request=request, queue=queue.name, reason=reason or "", outcome="intent",
+                        detail={"operation": op.pk, "action": op.action, "state": "vault", "filter": query,
+                                "total": len(ids)})
+        Operation.objects.filter(pk=op.pk).update(intent_seq=intent.seq)
+    op.refresh_from_db()
+    return op
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    value: str
+
+
+@dataclass(frozen=True)
+class _Failure:
+    outcome: _Outcome
+    state: str | None
+
+
+def iter_bulk(op, *, chunk=REDRIVE_CHUNK):
+    """The operations worker's iterator for a vault operation: one ChunkResult per
+    chunk of the stored entry ids (from ``op.position``)."""
+    from dlqadmin.asynq.operations import ChunkResult
+
+    ids = op.ids[op.position:]
+    actor = op.started_by
+    for start in range(0, len(ids), chunk):
+        batch = ids[start:start + chunk]
+        entries = list(VaultEntry.objects.filter(queue=op.queue, pk__in=batch))
+        found = {e.pk for e in entries}
+        failures = {str(pk): _Failure(_Outcome("not_found"), None) for pk in batch if pk not in found}
+        if op.action == "vault_run":
+            results = redrive_entries(op.queue, entries, actor=actor)
+            for pk, r in results.items():
+                if not r.ok:
+                    failures[str(pk)] = _Failure(_Outcome(r.outcome), r.state or None)
+        else:
+            purge_ids([e.pk for e in entries])
+        yield ChunkResult(len(batch) - len(failures), len(failures), list(failures), failures)

@@ -32,3 +32,11 @@ def utc(value):
     if not value:
         return "—"
     return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@register.filter
+def urlencode_dict(value):
+    """A dict of query parameters as a query string (values escaped)."""
+    from urllib.parse import urlencode
+
+    return urlencode(value or {})
