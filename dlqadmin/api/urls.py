@@ -3,6 +3,7 @@ from django.urls import path
 from dlqadmin.audit import views as audit_views
 
 from dlqadmin.operations import api_views as ops
+from dlqadmin.vault import api_views as vault
 
 from . import views
 
@@ -27,6 +28,10 @@ urlpatterns = [
     path("queues/<name:queue>/bulk", ops.bulk, name="bulk"),
     path("queues/<name:queue>/pause", ops.pause, name="pause"),
     path("queues/<name:queue>/resume", ops.resume, name="resume"),
+    path("queues/<name:queue>/vault", vault.vault, name="vault"),
+    path("queues/<name:queue>/vault/bulk", vault.bulk, name="vault_bulk"),
+    path("queues/<name:queue>/vault/<int:pk>/", vault.entry, name="vault_entry"),
+    path("queues/<name:queue>/vault/<int:pk>/run", vault.run, name="vault_run"),
     path("operations/<int:op_id>/", ops.operation, name="operation"),
     path("operations/<int:op_id>/cancel", ops.operation_cancel, name="operation_cancel"),
     path("audit", audit_views.api_events, name="audit"),
