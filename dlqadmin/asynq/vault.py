@@ -27,12 +27,16 @@ from .scripts import ScriptClient, _Script, _wrap_unavailable
 _SCAN = _Script("vault_scan")
 _STATUS = _Script("vault_status")
 _ENQUEUE = _Script("vault_enqueue")
-_SCRIPTS = (_SCAN, _STATUS, _ENQUEUE)
+_ORPHANS = _Script("vault_orphans")
+_SCRIPTS = (_SCAN, _STATUS, _ENQUEUE, _ORPHANS)
+# Keys per SCAN step of the orphan scan (SCAN's COUNT: a hint, bounded work per call).
+ORPHAN_SCAN_COUNT = 500
 
-# Tasks per scan call and the msg bytes one call may return: 500 tasks of ~1 KB
-# stay near 1 ms of Redis time (bench/bench_vault.py); a huge msg comes alone.
-SCAN_COUNT = 500
-SCAN_BUDGET = 256 * 1024
+# Tasks per scan call and the msg bytes one call may return: 100 tasks of ~0.5 KB
+# keep a call near 1 ms of Redis time even on a busy host (500 took 8-13 ms there;
+# bench/bench_vault.py); a huge msg comes alone.
+SCAN_COUNT = 100
+SCAN_BUDGET = 64 * 1024
 MAX_BATCH = 500
 
 
@@ -193,6 +197,29 @@ class VaultClient(ScriptClient):
             argv += [member, score_text(score)]
         reply = self._script(_STATUS, [keys.archived(queue)], argv)
         return [TaskWhere(Where(int(reply[n])), _text(reply[n + 1])) for n in range(0, len(reply), 2)]
+
+    def _scan_client(self, queue: str):
+        """The client to SCAN a queue's keys with: in Redis Cluster, the node that
+        holds the queue's slot (every key of a queue lives in one slot)."""
+        if not self._cluster:
+            return self._client
+        node = self._client.get_node_from_key(keys.archived(queue))
+        return self._client.get_redis_connection(node)
+
+    @_wrap_unavailable
+    def orphan_step(self, queue: str, cursor: int, *, delete: bool = False,
+                    count: int | None = None) -> tuple[int, int, list[bytes]]:
+        """One SCAN step over the queue's task hashes (bounded by ``count``) and one
+        script call that tells (or deletes) the orphans among them. Returns (next
+        cursor, 0 when done; keys looked at; orphan ids)."""
+        cursor, found = self._scan_client(queue).scan(cursor=cursor, match=keys.task_scan_pattern(queue),
+                                                      count=count or ORPHAN_SCAN_COUNT)
+        prefix = keys.task_prefix(queue)
+        members = [bytes(k)[len(prefix):] for k in found if bytes(k).startswith(prefix)]
+        if not members:
+            return int(cursor), len(found), []
+        reply = self._script(_ORPHANS, [keys.archived(queue)], [prefix, "delete" if delete else "find", *members])
+        return int(cursor), len(found), [bytes(m) for m in reply]
 
     @_wrap_unavailable
     def enqueue(self, queue: str, tasks: Iterable[tuple[bytes, bytes]], now_ns: int) -> list[EnqueueResult]:

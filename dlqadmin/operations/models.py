@@ -25,7 +25,10 @@ class Operation(models.Model):
     FINISHED = (DONE, CANCELLED, FAILED)
 
     ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive"),
-               ("vault_run", "redrive from the vault"), ("vault_purge", "purge from the vault")]
+               ("vault_run", "redrive from the vault"), ("vault_purge", "purge from the vault"),
+               ("orphan_scan", "scan for orphaned task hashes"),
+               ("orphan_capture", "capture orphaned task hashes into the vault"),
+               ("orphan_delete", "delete orphaned task hashes")]
 
     action = models.CharField(max_length=16, choices=ACTIONS)
     queue = models.CharField(max_length=500, db_index=True)

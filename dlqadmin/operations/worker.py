@@ -42,6 +42,8 @@ from .models import Operation, OperationItem
 log = logging.getLogger("dlqadmin.operations")
 # Redrive / purge from the dead-task vault (dlqadmin/vault): ids are vault entries.
 VAULT_ACTIONS = ("vault_run", "vault_purge")
+# Orphaned task hashes (dlqadmin/vault/orphans.py): SCAN steps from the saved cursor.
+ORPHAN_ACTIONS = ("orphan_scan", "orphan_capture", "orphan_delete")
 
 LEASE_SECONDS = getattr(settings, "DLQADMIN_OPERATION_LEASE_SECONDS", 30)
 # Give up on an operation that keeps failing to reach Redis after this many claims.
@@ -78,6 +80,10 @@ def _release(op, owner, **fields):
 
 
 def _iterator(op):
+    if op.action in ORPHAN_ACTIONS:
+        from dlqadmin.vault.orphans import iter_operation
+
+        return iter_operation(op)
     if op.action in VAULT_ACTIONS:
         from dlqadmin.vault.services import iter_bulk
 
@@ -114,7 +120,9 @@ def process(op, owner, *, sleep=time.sleep, clock=time.monotonic, max_seconds=No
     or ``max_seconds`` pass. Returns the operation's status afterwards."""
     began = clock()
     try:
-        if op.filter and op.ids is None:
+        if op.action in ORPHAN_ACTIONS:
+            pass  # a SCAN: its size is not known ahead
+        elif op.filter and op.ids is None:
             _collect_ids(op, owner)
         elif op.ids is None:
             # Every task of the state: the total is what was done plus what is left.

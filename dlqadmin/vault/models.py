@@ -46,16 +46,16 @@ class VaultEntry(models.Model):
         ordering = ["-archived_score", "-id"]
         constraints = [
             # One row per death: the same task archived at the same second with the same msg is one death.
+            # Its index, led by (queue, task_id), also serves a task's history.
             models.UniqueConstraint(fields=["queue", "task_id", "archived_score", "sha256"], name="vault_one_death"),
         ]
         indexes = [
             models.Index(fields=["queue", "-archived_score", "-id"], name="vault_queue_time"),
             models.Index(fields=["queue", "status", "archived_score"], name="vault_queue_status"),
-            models.Index(fields=["queue", "task_id"], name="vault_queue_task"),
             models.Index(fields=["queue", "task_type", "-archived_score"], name="vault_queue_type"),
-            models.Index(fields=["captured_at"], name="vault_captured"),
+            # Error text search (ILIKE). Every index costs capture time (1,000 deaths/s in
+            # bench/bench_vault.py): the payload preview's substring search has none.
             GinIndex(fields=["error_masked"], opclasses=["gin_trgm_ops"], name="vault_error_trgm"),
-            GinIndex(fields=["payload_masked"], opclasses=["gin_trgm_ops"], name="vault_payload_trgm"),
         ]
 
     def __str__(self):
@@ -94,3 +94,16 @@ class VaultLoss(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["queue", "-at"], name="vault_loss_queue")]
+
+
+class OrphanScan(models.Model):
+    """The latest orphan scan of a queue (asynq #847: task hashes marked archived that
+    are in no archived set). Resumable: ``cursor`` is the SCAN cursor reached."""
+
+    queue = models.TextField(unique=True)
+    cursor = models.BigIntegerField(default=0)
+    scanned = models.BigIntegerField(default=0)  # keys looked at
+    orphans = models.BigIntegerField(default=0)
+    done = models.BooleanField(default=False)
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)

@@ -7,6 +7,8 @@ app_name = "vault"
 Q = "queues/<name:queue>/vault/"
 
 urlpatterns = [
+    path("vault/orphans/", views.orphans_page, name="orphans"),
+    path("vault/orphans/act", views.orphans_action, name="orphans_action"),
     path(Q, views.vault, name="queue"),
     path(Q + "failures", views.failures, name="failures"),
     path(Q + "redrive", views.redrive, name="redrive"),

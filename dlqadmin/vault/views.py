@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from dlqadmin.access.checks import has_global, may, queue_view
+from dlqadmin.access.checks import global_view, has_global, may, queue_view
 from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import RedisUnavailable
 from dlqadmin.triage.presenters import field_page
@@ -221,3 +221,34 @@ def export_masked(request, queue):
 @queue_view()
 def export_raw(request, queue):
     return _export(request, queue, raw=True)
+
+
+# --- orphaned task hashes (admin) --------------------------------------------------------
+
+@global_view(MANAGE_ACCESS)
+def orphans_page(request):
+    from dlqadmin.access.checks import visible_queue_names
+
+    from . import orphans
+
+    scans = {s.queue: s for s in orphans.report()}
+    rows = [(name, scans.get(name)) for name in visible_queue_names(request.user)]
+    return render(request, "vault/orphans.html", {"rows": rows})
+
+
+@require_POST
+@global_view(MANAGE_ACCESS)
+def orphans_action(request):
+    from dlqadmin.access.checks import get_queue_or_404
+
+    from . import orphans
+
+    queue = get_queue_or_404(request.user, request.POST.get("queue", ""), request=request)
+    try:
+        op = orphans.start(request, queue, request.POST.get("what", ""))
+    except services.Denied as exc:
+        raise PermissionDenied(str(exc)) from None
+    except services.Refused as exc:
+        messages.warning(request, str(exc))
+        return redirect("vault:orphans")
+    return redirect("operations:detail", op.pk)

@@ -147,6 +147,7 @@ def test_trimmed_before_capture_is_counted_and_alerted(asynq_redis, clock, monke
     archiver = Archiver(asynq_redis, "payments", now=clock, cap=100)
     # Capture falls behind: one small chunk, then 80 more deaths before the next pass.
     monkeypatch.setattr("dlqadmin.asynq.vault.SCAN_COUNT", 10)
+    monkeypatch.setattr(capture, "CALLS_PER_TRANSACTION", 1)
     archiver.die_many(40, at=clock().timestamp())
     capture.capture_queue("payments", max_seconds=0)
     assert VaultEntry.objects.count() == 10

@@ -46,7 +46,7 @@ def test_the_pg_trgm_extension_and_indexes_exist():
         assert cur.fetchone()
         cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'vault_vaultentry'")
         names = {r[0] for r in cur.fetchall()}
-    assert {"vault_error_trgm", "vault_payload_trgm", "vault_queue_time"} <= names
+    assert {"vault_error_trgm", "vault_queue_time", "vault_one_death"} <= names
 
 
 def test_vault_tab_lists_masked_deaths(dead, client):

@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['-archived_score', '-id'],
-                'indexes': [models.Index(fields=['queue', '-archived_score', '-id'], name='vault_queue_time'), models.Index(fields=['queue', 'status', 'archived_score'], name='vault_queue_status'), models.Index(fields=['queue', 'task_id'], name='vault_queue_task'), models.Index(fields=['queue', 'task_type', '-archived_score'], name='vault_queue_type'), models.Index(fields=['captured_at'], name='vault_captured'), django.contrib.postgres.indexes.GinIndex(fields=['error_masked'], name='vault_error_trgm', opclasses=['gin_trgm_ops']), django.contrib.postgres.indexes.GinIndex(fields=['payload_masked'], name='vault_payload_trgm', opclasses=['gin_trgm_ops'])],
+                'indexes': [models.Index(fields=['queue', '-archived_score', '-id'], name='vault_queue_time'), models.Index(fields=['queue', 'status', 'archived_score'], name='vault_queue_status'), models.Index(fields=['queue', 'task_type', '-archived_score'], name='vault_queue_type'), django.contrib.postgres.indexes.GinIndex(fields=['error_masked'], name='vault_error_trgm', opclasses=['gin_trgm_ops'])],
                 'constraints': [models.UniqueConstraint(fields=('queue', 'task_id', 'archived_score', 'sha256'), name='vault_one_death')],
             },
         ),
