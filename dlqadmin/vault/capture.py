@@ -341,7 +341,7 @@ def _classify(queue, vc, rows, now):
     for start in range(0, len(rows), STATUS_BATCH):
         batch = rows[start:start + STATUS_BATCH]
         found = vc.status(queue, [(bytes(m), s) for _, m, s in batch], cutoff)
-        updates = []
+        groups = {}
         for (pk, _, _), where in zip(batch, found):
             status = _WHERE_STATUS[where.where]
             if status == IN_ASYNQ:
@@ -349,13 +349,12 @@ def _classify(queue, vc, rows, now):
             left_state = where.state or ("deleted" if where.where is Where.DELETED else "")
             if where.where is Where.DAMAGED:
                 left_state = "damaged"
-            updates.append((status, now, left_state[:32], pk))
+            groups.setdefault((status, left_state[:32]), []).append(pk)
             changes[status] = changes.get(status, 0) + 1
-        if updates:
-            with connection.cursor() as cur:
-                cur.executemany(
-                    "UPDATE vault_vaultentry SET status=%s, status_changed_at=%s, left_state=%s "
-                    "WHERE id=%s AND status='in_asynq'", updates)
+        # One UPDATE per (status, seen state): a batch is mostly one group.
+        for (status, left_state), pks in groups.items():
+            VaultEntry.objects.filter(pk__in=pks, status=IN_ASYNQ).update(
+                status=status, status_changed_at=now, left_state=left_state)
     return changes
 
 

@@ -185,3 +185,18 @@ def test_key_rotation_reencrypts(archiver, settings):
     call_command("rotate_vault_keys")
     settings.DLQADMIN_VAULT_KEYS = [new]
     assert crypto.decrypt(VaultEntry.objects.get().msg_encrypted) == msg
+
+
+def test_the_scheduler_leader_captures(asynq_redis):
+    """A real run_scheduler process: its leader captures, within seconds."""
+    from tests.alerts.test_scheduler import Scheduler, wait_until
+
+    leader = Scheduler("a")
+    try:
+        leader.wait_for("became leader", timeout=90)
+        Archiver(asynq_redis, "payments").die_many(20)
+        wait_until(lambda: VaultEntry.objects.filter(queue="payments").count() == 20, timeout=90,
+                   what="20 captured")
+        assert VaultCursor.objects.get(queue="payments").captured_total == 20
+    finally:
+        leader.stop()
