@@ -246,7 +246,7 @@ def _row(queue, member, score, msg, state, lookup, now):
                 payload_json = None
     raw = msg or b""
     archived_at = _aware(score)
-    return (queue, keys.decode_name(member).encode("utf-8", "replace").decode("utf-8"), member, task_type,
+    return (queue, _pg_text(keys.decode_name(member)), member, _pg_text(task_type),
             score, archived_at, retried, max_retry, _pg_text(error_masked), _pg_text(payload_masked),
             Jsonb(payload_json) if payload_json is not None else None, len(raw),
             hashlib.sha256(raw).hexdigest(), crypto.encrypt(raw), damaged, IN_ASYNQ, now, "", now)

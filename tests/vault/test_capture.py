@@ -60,6 +60,20 @@ def test_equal_scores_in_chunks_and_late_arrivals_into_a_passed_second(archiver,
     assert capture.capture_pass().captured == 0
 
 
+def test_hostile_ids_and_types_are_stored_and_redriven_exactly(archiver, asynq_redis):
+    from dlqadmin.vault.services import redrive_entries
+
+    odd = "nul\x00id \u202e:{x}*"  # NUL, a bidi control, braces and a glob character
+    archiver.die(odd, task_type="type\x00with nul")
+    assert capture.capture_pass().captured == 1
+    (row,) = rows()
+    assert bytes(row.task_member) == keys.encode_name(odd) and "\x00" not in row.task_id
+    asynq_redis.delete(keys.task("payments", odd))
+    asynq_redis.zrem(keys.archived("payments"), keys.encode_name(odd))
+    (result,) = redrive_entries("payments", [row]).values()
+    assert result.ok and asynq_redis.lindex(keys.pending("payments"), 0) == keys.encode_name(odd)
+
+
 def test_run_once_command(archiver, capsys):
     archiver.die_many(3)
     call_command("run_vault", "--once")
