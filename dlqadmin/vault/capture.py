@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import time
+from datetime import timedelta
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -273,11 +274,11 @@ def _insert(queue, tasks, lookup, now) -> int:
         return 0
     rows = [_row(queue, m, s, msg, state, lookup, now) for m, s, msg, state in tasks]
     cols = ", ".join(_COLUMNS)
-    # COPY into a per-session staging table, then one INSERT .. SELECT that skips
+    # COPY into a per-connection staging table, then one INSERT .. SELECT that skips
     # deaths already vaulted: a multi-row VALUES of this size costs more to build
     # than to run.
     with connection.cursor() as cur:
-        # One round trip: the staging table exists per session, rolled back with it, and
+        # One round trip: the staging table exists per connection, rolled back with it, and
         # is empty unless this runs inside an outer transaction.
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS vault_incoming ON COMMIT DELETE ROWS AS "
                     f"SELECT {cols} FROM vault_vaultentry WITH NO DATA; DELETE FROM vault_incoming")
@@ -390,6 +391,12 @@ def _alert_loss(queue, policy, lost, detail, now):
 
     policy = policy or resolve(queue)
     dedup = f"dlqadmin:{policy.name}:{queue}:vault_loss"
+    # Every loss is counted and shown at once; a notification goes out at most once per
+    # repeat interval per queue (a capture that keeps falling behind would flood the channel).
+    since = now - timedelta(minutes=policy.repeat_interval_minutes)
+    if AlertEvent.objects.filter(queue=queue, rule="vault_loss", notified=True, at__gt=since).exists():
+        log.error("vault: %d more dead tasks of queue %r trimmed before capture (notified recently)", lost, queue)
+        return
     payload = {
         "event": "trigger", "kind": "trigger", "severity": CRITICAL, "policy": policy.name, "queue": queue,
         "rule": "vault_loss", "rule_label": "Dead tasks trimmed by asynq before the vault captured them",
@@ -397,6 +404,7 @@ def _alert_loss(queue, policy, lost, detail, now):
         "dlq_critical": policy.dlq_critical, "growth": None, "growth_window_minutes": None, "pending": None,
         "top_reasons": [], "queue_url": queue_url(queue), "runbook_url": policy.runbook_url,
         "dedup_key": dedup, "at": now.isoformat(), "estimated": not detail.get("exact", True),
+        "lost_total": VaultCursor.objects.filter(queue=queue).values_list("lost_total", flat=True).first(),
     }
     with transaction.atomic():
         AlertEvent.objects.create(policy_name=policy.name, queue=queue, rule="vault_loss", from_status=OK,

@@ -177,6 +177,13 @@ def test_trimmed_before_capture_is_counted_and_alerted(asynq_redis, clock, monke
     assert VaultEntry.objects.count() == 10 + 99
     (sent,) = fake_slack.bodies()
     assert "CRITICAL" in sent["text"] and "payments" in sent["text"]
+    # More loss soon after: counted and shown, not notified again within the repeat interval.
+    archiver.die_many(150, start=120, at=clock().timestamp() + 2)
+    monkeypatch.setattr("dlqadmin.asynq.vault.SCAN_COUNT", 10)
+    capture.capture_queue("payments", max_seconds=0)
+    archiver.die_many(100, start=270, at=clock().timestamp() + 3)
+    assert capture.capture_pass().lost > 0
+    assert VaultLoss.objects.count() >= 2 and len(fake_slack.bodies()) == 1
 
 
 def test_a_policy_can_switch_the_vault_off(archiver):
