@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django_htmx",
     "guardian",
     "axes",
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "dlqadmin.policies",
     "dlqadmin.alerts",
     "dlqadmin.operations",
+    "dlqadmin.vault",
     "dlqadmin.demo",
 ]
 
@@ -254,6 +256,15 @@ DLQADMIN_SAMPLE_RETENTION_DAYS = env.int("DLQADMIN_SAMPLE_RETENTION_DAYS", defau
 DLQADMIN_CHECK_TICK_SECONDS = env.int("DLQADMIN_CHECK_TICK_SECONDS", default=15)
 DLQADMIN_OUTBOX_BACKOFF_SECONDS = env.int("DLQADMIN_OUTBOX_BACKOFF_SECONDS", default=10)
 DLQADMIN_OUTBOX_MAX_ATTEMPTS = env.int("DLQADMIN_OUTBOX_MAX_ATTEMPTS", default=10)
+
+# The dead-task vault (dlqadmin/vault): Fernet keys for the raw messages at rest,
+# comma-separated, newest first (the first encrypts; all decrypt, so a new key can be
+# put in front and `rotate_vault_keys` re-encrypts). Empty: derived from SECRET_KEY.
+DLQADMIN_VAULT_KEYS = env.list("DLQADMIN_VAULT_KEYS", default=[])
+DLQADMIN_VAULT_POLL_SECONDS = env.float("DLQADMIN_VAULT_POLL_SECONDS", default=1.0)
+# Re-read this many seconds before the cursor each pass: tasks archived late into a
+# second already passed (several asynq servers, clocks a little apart).
+DLQADMIN_VAULT_LOOKBACK_SECONDS = env.int("DLQADMIN_VAULT_LOOKBACK_SECONDS", default=2)
 # E-mail channel: EMAIL_URL such as smtp+tls://user:pass@smtp.example.com:587. Unset: no
 # mailer is configured and e-mail notifications fail (and are retried) until it is.
 if env.str("EMAIL_URL", default=""):

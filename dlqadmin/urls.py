@@ -23,6 +23,7 @@ urlpatterns = [
     path("alerts/", include("dlqadmin.alerts.urls")),
     path("api/v1/", include("dlqadmin.api.urls")),
     path("admin/", admin.site.urls),
+    path("", include("dlqadmin.vault.urls")),
     path("", include("dlqadmin.operations.urls")),
     path("", include("dlqadmin.triage.urls")),
 ]

@@ -246,11 +246,12 @@ def schema(server_url):
         },
     }
     doc["components"]["schemas"].update(ActionResult=_ACTION_RESULT, Operation=_OPERATION,
-                                        AuditEvent=_AUDIT_EVENT)
+                                        AuditEvent=_AUDIT_EVENT, VaultEntry=_VAULT_ENTRY)
     doc["paths"].update(_action_paths(ref))
     doc["paths"]["/audit"] = _audit_path(ref)
     doc["components"]["schemas"].update(_INFRA_SCHEMAS)
     doc["paths"].update(_infra_paths(ref))
+    doc["paths"].update(_vault_paths(ref))
     return doc
 
 
@@ -325,9 +326,11 @@ _OPERATION = {
         "id": {"type": "integer"},
         "url": {"type": "string", "format": "uri"},
         "status": {"type": "string", "enum": ["queued", "running", "paused", "done", "cancelled", "failed"]},
-        "action": {"type": "string", "enum": ["run", "delete", "archive"]},
+        "action": {"type": "string", "enum": ["run", "delete", "archive", "vault_run", "vault_purge"],
+                   "description": "vault_run / vault_purge: redrive / purge vault entries (failures name "
+                                  "vault entry ids)."},
         "queue": {"type": "string"},
-        "state": {"type": ["string", "null"]},
+        "state": {"type": ["string", "null"], "description": "The state acted on (\"vault\" for the vault)."},
         "filter": {"type": "object", "description": "The search parameters ({} = every task of the state)."},
         "rate": {"type": ["integer", "null"], "description": "Tasks per second; null = unlimited."},
         "total": {"type": "integer"}, "done": {"type": "integer"}, "failed": {"type": "integer"},
@@ -533,4 +536,87 @@ def _infra_paths(ref):
                     "connected_clients": {"type": "integer"}, "uptime_seconds": {"type": "integer"}}}}}}),
                 "403": err("Admins only (audited)")},
         }},
+    }
+
+
+# --- The dead-task vault (dlqadmin.vault.api_views) ----------------------------------------
+
+_VAULT_STATUSES = ["in_asynq", "trimmed", "left", "redriven", "purged"]
+_MASKED_TEXT = {"type": "object", "properties": {"masked": {"type": "boolean", "const": True},
+                                                 "value": {"type": "string"}}}
+_VAULT_ENTRY = {
+    "type": "object",
+    "description": "One death captured by the vault (a task that dies again is a new entry).",
+    "properties": {
+        "id": {"type": "integer"},
+        "url": {"type": "string", "format": "uri", "description": "This entry's API URL; ends in '/'."},
+        "queue": {"type": "string"},
+        "task_id": {"type": "string"},
+        "task_url": {"type": "string", "format": "uri", "description": "The live task's URL (404 once gone)."},
+        "type": {"type": "string"},
+        "status": {"type": "string", "enum": _VAULT_STATUSES},
+        "left_state": {"type": ["string", "null"], "description": "left: the state it was seen in (or deleted)."},
+        "archived_at": _TIME, "captured_at": _TIME, "status_changed_at": _TIME, "redriven_at": _TIME,
+        "retried": {"type": "integer"}, "max_retry": {"type": "integer"},
+        "size": {"type": "integer", "description": "Bytes of the task message."},
+        "sha256": {"type": "string"},
+        "damaged": {"type": ["string", "null"]},
+        "last_err": {**_MASKED_TEXT, "description": "Lists: the masked error search runs over."},
+        "payload_preview": {**_MASKED_TEXT, "description": "Lists: the masked payload preview."},
+        "task": {"$ref": "#/components/schemas/TaskInfo",
+                 "description": "One entry: the death presented like a task (masked unless revealed)."},
+        "history": {"type": "array", "description": "One entry: every death of this task in the queue.",
+                    "items": {"type": "object"}},
+    },
+}
+
+
+def _vault_paths(ref):
+    q = _name_param("queue", "queue name")
+    pk = {"name": "pk", "in": "path", "required": True, "schema": {"type": "integer"}}
+    err = {"content": {"application/json": {"schema": ref("Error")}}}
+    status = {"name": "status", "in": "query", "schema": {"type": "string", "enum": _VAULT_STATUSES}}
+    extra = [{"name": n, "in": "query", "schema": {"type": "string"}, "description": d} for n, d in (
+        ("task_id", "exact task id"), ("payload", "substring of the masked payload preview"),
+        ("before", "page: the `next` link's cursor (<score>:<id>)"))]
+    limit = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
+                                                         "default": 50}}
+    return {
+        "/queues/{queue}/vault": {"get": {
+            "summary": "Vaulted deaths of a queue, newest first (search in Postgres over masked values)",
+            "description": "The task filters (type, type_prefix, error, since, until, retried_min, "
+                           "retried_max, q) plus status, task_id and payload. Everything searched was "
+                           "masked when captured: a value masking hides is found by nobody.",
+            "parameters": [q, *[p for p in _FILTER_PARAMS if p["name"] not in ("group", "reason")], status,
+                           *extra, limit],
+            "responses": {**_responses({"type": "object", "properties": {
+                "entries": {"type": "array", "items": ref("VaultEntry")},
+                "total": {"type": "integer"}, "total_capped": {"type": "boolean"},
+                "next": {"type": ["string", "null"], "format": "uri"},
+                "summary": {"type": "object", "description": "captured, lost, lag_seconds, last_pass_at, "
+                                                             "by_status"}}}),
+                "400": {"description": "Bad parameter", **err}}}},
+        "/queues/{queue}/vault/{pk}/": {"get": {
+            "summary": "One vaulted death, presented like a task, with the task's history",
+            "parameters": [q, pk], "responses": _responses(ref("VaultEntry"))}},
+        "/queues/{queue}/vault/{pk}/run": {"post": {
+            "summary": "Redrive this death into asynq as asynq's Enqueue does (operator)",
+            "description": "409 `live` when a task with this id exists in asynq (any state): nothing changed.",
+            "parameters": [q, pk],
+            "responses": {**_responses(ref("ActionResult")),
+                          "403": {"description": "No operator right (audited)", **err},
+                          "409": {"description": "Refused: live in asynq, purged or damaged",
+                                  "content": {"application/json": {"schema": ref("ActionResult")}}}}}},
+        "/queues/{queue}/vault/bulk": {"post": {
+            "summary": "Redrive (operator) or purge (admin) every vaulted death matching a filter",
+            "parameters": [q],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["action"], "properties": {
+                    "action": {"type": "string", "enum": ["run", "purge"]},
+                    "filter": {"type": "object", "description": "Parameters as for GET vault."},
+                    "reason": {"type": "string"}}}}}},
+            "responses": {"202": {"description": "Queued; follow `url`",
+                                  "content": {"application/json": {"schema": ref("Operation")}}},
+                          "400": {"description": "Bad request", **err},
+                          "403": {"description": "Lacks the right (audited)", **err}}}},
     }

@@ -3,6 +3,7 @@ from django.urls import path
 from dlqadmin.audit import views as audit_views
 
 from dlqadmin.operations import api_views as ops
+from dlqadmin.vault import api_views as vault
 
 from . import infra_views, views
 
@@ -28,6 +29,10 @@ urlpatterns = [
     path("queues/<queue:queue>/pause", ops.pause, name="pause"),
     path("queues/<queue:queue>/resume", ops.resume, name="resume"),
     path("operations", ops.operations, name="operations"),
+    path("queues/<queue:queue>/vault", vault.vault, name="vault"),
+    path("queues/<queue:queue>/vault/bulk", vault.bulk, name="vault_bulk"),
+    path("queues/<queue:queue>/vault/<int:pk>/", vault.entry, name="vault_entry"),
+    path("queues/<queue:queue>/vault/<int:pk>/run", vault.run, name="vault_run"),
     path("operations/<int:op_id>/", ops.operation, name="operation"),
     path("operations/<int:op_id>/cancel", ops.operation_cancel, name="operation_cancel"),
     path("queues/<queue:queue>/groups", infra_views.groups, name="groups"),

@@ -171,3 +171,19 @@ def source_key(queue: str, state: str, group_name: str | None = None) -> bytes:
             raise ValueError("state 'aggregating' needs a group")
         return group(queue, group_name)
     return state_key(queue, state)
+
+
+# --- Used by the vault ------------------------------------------------------------
+
+
+def task_of_member(queue: str, member: bytes) -> bytes:
+    """The task hash of an id exactly as a state key stores it (raw bytes, so an
+    id that is not valid UTF-8 still names its own hash)."""
+    return task_prefix(queue) + bytes(member)
+
+
+def task_scan_pattern(queue: str) -> bytes:
+    """SCAN MATCH pattern for every task hash of ``queue``: glob characters in
+    the queue name are escaped so they match only themselves."""
+    escaped = b"".join(b"\\" + bytes([c]) if c in b"*?[]\\" else bytes([c]) for c in encode_name(queue))
+    return b"asynq:{" + escaped + b"}:t:*"

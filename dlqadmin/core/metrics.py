@@ -14,6 +14,9 @@ queue). Ours come from Postgres, cached for a few seconds so frequent scrapes st
 - ``dlqadmin_redis_up``: 1 when asynq's Redis answered this scrape;
 - ``dlqadmin_queues_damaged``: queues left out of the asynq series because one of their
   keys has the wrong Redis type.
+- ``dlqadmin_vault_captured_total{queue}`` / ``dlqadmin_vault_lost_total{queue}``: deaths the
+  vault captured / that asynq trimmed before capture; ``dlqadmin_vault_lag_seconds{queue}``:
+  how far the capture is behind (0 when caught up); ``dlqadmin_vault_rows{queue,status}``.
 
 Access: a ``Authorization: Bearer <DLQADMIN_METRICS_TOKEN>`` header, or a client address
 inside ``DLQADMIN_METRICS_ALLOWED_NETWORKS`` (loopback by default). Anything else gets
@@ -115,7 +118,16 @@ class DlqadminCollector:
             outbox[row["state"]] = row["n"]
         actions = [(r["action"], r["outcome"], r["n"]) for r in
                    AuditEvent.objects.order_by().values("action", "outcome").annotate(n=Count("pk"))]
-        return firing, outbox, actions
+        return firing, outbox, actions, self._read_vault()
+
+    @staticmethod
+    def _read_vault():
+        from dlqadmin.vault.models import VaultCursor, VaultEntry
+
+        cursors = list(VaultCursor.objects.values_list("queue", "captured_total", "lost_total", "lag_seconds"))
+        rows = [(r["queue"], r["status"], r["n"]) for r in
+                VaultEntry.objects.order_by().values("queue", "status").annotate(n=Count("pk"))]
+        return cursors, rows
 
     def _data(self):
         ttl = settings.DLQADMIN_METRICS_CACHE_SECONDS
@@ -130,7 +142,7 @@ class DlqadminCollector:
             self._cached = None
 
     def collect(self):
-        firing, outbox, actions = self._data()
+        firing, outbox, actions, (cursors, rows) = self._data()
         alerts = GaugeMetricFamily("dlqadmin_alerts_firing", "Alerts currently firing, by severity",
                                    labels=["severity"])
         for severity, n in sorted(firing.items()):
@@ -143,7 +155,21 @@ class DlqadminCollector:
                                    labels=["action", "outcome"])
         for action, outcome, n in sorted(actions):
             acts.add_metric([action, outcome], n)
-        yield from (alerts, notes, acts)
+        captured = CounterMetricFamily("dlqadmin_vault_captured", "Dead tasks captured into the vault",
+                                       labels=["queue"])
+        lost = CounterMetricFamily("dlqadmin_vault_lost", "Dead tasks asynq trimmed before the vault captured them",
+                                   labels=["queue"])
+        lag = GaugeMetricFamily("dlqadmin_vault_lag_seconds", "How far the vault's capture is behind",
+                                labels=["queue"])
+        for q, c, n, s in sorted(cursors):
+            captured.add_metric([q], c)
+            lost.add_metric([q], n)
+            lag.add_metric([q], s)
+        by_status = GaugeMetricFamily("dlqadmin_vault_rows", "Vaulted deaths, by queue and status",
+                                      labels=["queue", "status"])
+        for q, status, n in sorted(rows):
+            by_status.add_metric([q, status], n)
+        yield from (alerts, notes, acts, captured, lost, lag, by_status)
 
 
 DLQADMIN_COLLECTOR = DlqadminCollector()

@@ -27,7 +27,11 @@ class Operation(models.Model):
     ACTIVE = (QUEUED, RUNNING, PAUSED)
     FINISHED = (DONE, CANCELLED, FAILED)
 
-    ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive")]
+    ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive"),
+               ("vault_run", "redrive from the vault"), ("vault_purge", "purge from the vault"),
+               ("orphan_scan", "scan for orphaned task hashes"),
+               ("orphan_capture", "capture orphaned task hashes into the vault"),
+               ("orphan_delete", "delete orphaned task hashes")]
     # A bulk operation is carried out by the worker; a batch (selected tasks) is done
     # within its request and only keeps its per-id results here: never claimed.
     BULK = "bulk"

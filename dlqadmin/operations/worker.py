@@ -65,6 +65,10 @@ from . import services
 from .models import Operation, OperationChunk, OperationItem
 
 log = logging.getLogger("dlqadmin.operations")
+# Redrive / purge from the dead-task vault (dlqadmin/vault): ids are vault entries.
+VAULT_ACTIONS = ("vault_run", "vault_purge")
+# Orphaned task hashes (dlqadmin/vault/orphans.py): SCAN steps from the saved cursor.
+ORPHAN_ACTIONS = ("orphan_scan", "orphan_capture", "orphan_delete")
 
 LEASE_SECONDS = getattr(settings, "DLQADMIN_OPERATION_LEASE_SECONDS", 30)
 # Give up on an operation that keeps failing to reach Redis after this many claims.
@@ -296,10 +300,67 @@ def _redo(op, ops, lost, counted, open_chunks):
                               state=not_redone[i].state or "") for i in gone])
 
 
+def _vault_iterator(op):
+    if op.action in ORPHAN_ACTIONS:
+        from dlqadmin.vault.orphans import iter_operation
+
+        return iter_operation(op)
+    from dlqadmin.vault.services import iter_bulk
+
+    return iter_bulk(op)
+
+
+def _process_vault(op, owner, sleep, clock, began, max_seconds):
+    """Vault and orphan operations: their chunks report their own outcomes (the vault
+    checks what it re-creates itself), so they skip the failover reconciliation."""
+    try:
+        handled = 0
+        for chunk in _vault_iterator(op):
+            handled += chunk.done + chunk.failed
+            with transaction.atomic():
+                fields = dict(done=F("done") + chunk.done, failed=F("failed") + chunk.failed,
+                              lease_expires=_lease_until())
+                if op.ids is not None:
+                    fields["position"] = F("position") + chunk.done + chunk.failed
+                if not Operation.objects.filter(pk=op.pk, lease_owner=owner).update(**fields):
+                    log.warning("operation %s: lease lost, stopping", op.pk)
+                    return Operation.objects.get(pk=op.pk).status
+                OperationItem.objects.bulk_create([
+                    OperationItem(operation=op, task_id=i, outcome=r.outcome.value, state=r.state or "")
+                    for i, r in chunk.failures.items()])
+            stop = _should_stop(op, owner)
+            if stop:
+                return stop
+            if op.rate:
+                stop = _throttle(op, owner, handled, began, sleep, clock)
+                if stop:
+                    return stop
+            if max_seconds is not None and clock() - began >= max_seconds:
+                _release(op, owner)
+                return Operation.RUNNING
+    except QueueNotFound:
+        return _fail(op, owner, "The queue no longer exists.")
+    except (RedisUnavailable, AsynqError) as exc:
+        op.refresh_from_db()
+        if op.attempts >= MAX_ATTEMPTS:
+            return _fail(op, owner, f"Redis error, gave up after {op.attempts} attempts: {exc}")
+        _release(op, owner, last_error=str(exc)[:2000])  # the next claim retries
+        return Operation.RUNNING
+    except Exception as exc:  # noqa: BLE001 - end clearly, never leave it half-claimed
+        log.exception("operation %s failed", op.pk)
+        return _fail(op, owner, f"{type(exc).__name__}: {exc}")
+    return None
+
+
 def process(op, owner, *, sleep=time.sleep, clock=time.monotonic, max_seconds=None):
     """Work on a claimed operation until it ends, is paused/cancelled, loses its lease
     or ``max_seconds`` pass. Returns the operation's status afterwards."""
     began = clock()
+    if op.action in VAULT_ACTIONS + ORPHAN_ACTIONS:
+        stop = _process_vault(op, owner, sleep, clock, began, max_seconds)
+        if stop:
+            return stop
+        return _finish(op, owner)
     unreachable_since = None
     backoff = 0.1
     while True:
@@ -336,8 +397,12 @@ def process(op, owner, *, sleep=time.sleep, clock=time.monotonic, max_seconds=No
             return _fail(op, owner, f"{type(exc).__name__}: {exc}")
     if op.ids is None:
         Operation.objects.filter(pk=op.pk, lease_owner=owner).update(total=F("done") + F("failed"))
+    return _finish(op, owner)
+
+
+def _finish(op, owner):
     n = Operation.objects.filter(pk=op.pk, lease_owner=owner, status=Operation.RUNNING).update(
-        status=Operation.DONE, finished_at=app_clock.now(), lease_owner="", lease_expires=None)
+        status=Operation.DONE, finished_at=app_clock.now(), lease_owner="", lease_expires=None, last_error="")
     if n:
         services.finish_record(op)
         return Operation.DONE

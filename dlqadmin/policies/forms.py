@@ -29,11 +29,16 @@ class PolicyForm(forms.Form):
     channels = forms.ModelMultipleChoiceField(queryset=Channel.objects.all(), to_field_name="name",
                                               required=False, widget=forms.CheckboxSelectMultiple)
     runbook_url = forms.URLField(max_length=500, required=False, assume_scheme="https")
+    vault_enabled = forms.BooleanField(required=False, label="Vault: capture dead tasks before asynq trims them")
+    vault_retention_days = forms.IntegerField(min_value=1, required=False, label="Vault retention (days)",
+                                              help_text="empty: 30")
     comment = forms.CharField(max_length=200, required=False, help_text="why (stored with the version)")
 
     def policy_data(self):
         data = {k: v for k, v in self.cleaned_data.items() if k != "comment"}
         data["channels"] = [c.name for c in data["channels"]]
+        if data.get("vault_retention_days") is None:
+            data.pop("vault_retention_days", None)  # the model's default
         return data
 
 

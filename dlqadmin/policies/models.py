@@ -57,6 +57,10 @@ class Policy(models.Model):
     send_resolved = models.BooleanField(default=True)
     channels = models.ManyToManyField(Channel, blank=True, related_name="policies")
     runbook_url = models.URLField(max_length=500, blank=True, default="")
+    # The dead-task vault (dlqadmin/vault): capture this policy's queues' dead tasks into
+    # Postgres before asynq trims them, and keep them this many days.
+    vault_enabled = models.BooleanField(default=True)
+    vault_retention_days = models.PositiveIntegerField(default=30)
 
     version = models.PositiveIntegerField(default=0)
     created_at = ClockDateTimeField(auto_now_add=True)

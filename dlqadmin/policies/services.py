@@ -26,14 +26,15 @@ FIELDS = (
     "archive_cap_warning_percent", "archive_cap_critical_percent", "archive_age_warning_days",
     "pending_threshold", "latency_threshold_seconds",
     "check_interval_seconds", "repeat_interval_minutes", "send_resolved", "runbook_url",
+    "vault_enabled", "vault_retention_days",
 )
 INT_FIELDS = {"dlq_warning", "dlq_critical", "growth_threshold", "growth_window_minutes",
               "archive_cap_warning_percent", "archive_cap_critical_percent", "archive_age_warning_days",
               "pending_threshold", "latency_threshold_seconds", "check_interval_seconds",
-              "repeat_interval_minutes"}
+              "repeat_interval_minutes", "vault_retention_days"}
 OPTIONAL_INT_FIELDS = {"growth_threshold", "archive_cap_warning_percent", "archive_cap_critical_percent",
                        "archive_age_warning_days", "pending_threshold", "latency_threshold_seconds"}
-BOOL_FIELDS = {"enabled", "send_resolved"}
+BOOL_FIELDS = {"enabled", "send_resolved", "vault_enabled"}
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 RESERVED_NAMES = {"new", "preview", "channels"}
 
@@ -159,7 +160,8 @@ def _check(data, errors):
     age = data.get("archive_age_warning_days")
     if isinstance(age, int) and not 1 <= age < 90:
         errors["archive_age_warning_days"] = "asynq deletes dead tasks after 90 days: enter 1–89."
-    for f, lo in (("growth_window_minutes", 1), ("check_interval_seconds", 10), ("repeat_interval_minutes", 1)):
+    for f, lo in (("growth_window_minutes", 1), ("check_interval_seconds", 10), ("repeat_interval_minutes", 1),
+                  ("vault_retention_days", 1)):
         v = data.get(f)
         if isinstance(v, int) and v < lo:
             errors[f] = f"Must be at least {lo}."

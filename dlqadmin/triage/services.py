@@ -30,10 +30,13 @@ def _digest(raw):
     return hashlib.sha256(raw).hexdigest() if raw else None
 
 
-def reveal_task(request, queue, task_id, reason, ticket=""):
+def reveal_task(request, queue, task_id, reason, ticket="", *, load=None, detail=None):
     """Let request.user see one task's raw data for a short time; returns (task, grant).
 
     Needs the reveal right on the queue (payload_viewer or admin) and a stated reason.
+    ``load`` (default: the live task from asynq) returns the task being revealed; the
+    vault passes its own, with a ``task_id`` naming one vaulted death, so both share
+    this one rule, grant and audit record (``detail`` adds to the record).
     The audit record is written in the same transaction as the grant: if it cannot
     be written, nothing is revealed. Raw values are never audited, only their hashes.
     """
@@ -46,12 +49,15 @@ def reveal_task(request, queue, task_id, reason, ticket=""):
     minimum = settings.DLQADMIN_REVEAL_MIN_REASON
     if len(reason) < minimum:
         raise RevealRefused(f"Say why you need the raw data (at least {minimum} characters).", 400)
-    task = inspector().get_task(queue.name, task_id)  # TaskNotFound / QueueNotFound propagate
+    if load is None:
+        task = inspector().get_task(queue.name, task_id)  # TaskNotFound / QueueNotFound propagate
+    else:
+        task = load()
     seconds = settings.DLQADMIN_REVEAL_SECONDS
     with transaction.atomic():
         record(REVEAL, request=request, queue=queue.name, task_id=task_id, reason=reason,
                detail={"ticket": ticket, "seconds": seconds, "task_type": getattr(task, "type", ""),
-                       "payload_sha256": _digest(getattr(task, "payload", None))})
+                       "payload_sha256": _digest(getattr(task, "payload", None)), **(detail or {})})
         grant = RevealGrant.objects.create(
             user=request.user, queue=names.display(queue.name), task_id=names.display(task_id),
             queue_key=names.key(queue.name), task_key=names.key(task_id), reason=reason, ticket=ticket,

@@ -12,6 +12,8 @@ from dlqadmin.access.checks import has_global, may, queue_name_scope, queue_view
 from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import TASK_STATES, DamagedData, QueueNotFound, TaskNotFound
 
+from dlqadmin.vault import selectors as vault_selectors
+
 from . import selectors, services
 from .params import BadParameter, parse_listing, parse_page
 
@@ -77,6 +79,7 @@ def queue_detail(request, queue):
         "damage": damage,
         "may_operate": may(request.user, OPERATE_QUEUE, queue),
         "may_delete_queue": has_global(request.user, MANAGE_ACCESS),
+        "vault_summary": vault_selectors.summary(name),
     }
     return _fragment_or_page(request, "triage/queue.html", "task_list", context, status=400 if error else 200)
 

@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from dlqadmin.core import clock as app_clock
+
 from dlqadmin.asynq import connect, keys
 from dlqadmin.operations import worker
 from dlqadmin.operations.models import Operation, OperationChunk
@@ -178,7 +180,7 @@ def test_a_crash_between_a_chunk_and_its_counts_is_reconciled(operator_client, g
     row = Operation.objects.get(pk=pk)
     assert (row.done, OperationChunk.objects.filter(operation=row, confirmed=False).count()) == (0, 1)
     monkeypatch.setattr(worker, "_save_chunk", save)
-    Operation.objects.filter(pk=pk).update(lease_expires=timezone.now() - timezone.timedelta(seconds=1))
+    Operation.objects.filter(pk=pk).update(lease_expires=app_clock.now() - timezone.timedelta(seconds=1))
     call_command("run_operations", "--once")
     row = Operation.objects.get(pk=pk)
     assert (row.status, row.total, row.done, row.failed) == ("done", 5, 5, 0)
@@ -212,7 +214,7 @@ def test_a_crash_in_a_search_based_run_is_reconciled(operator_client, golden, mo
         worker.process(worker.claim("dying"), "dying", sleep=lambda s: None)
     assert len(members(golden, "archived")) == 4  # one deleted, not counted
     monkeypatch.setattr(worker, "_save_chunk", save)
-    Operation.objects.filter(pk=pk).update(lease_expires=timezone.now() - timezone.timedelta(seconds=1))
+    Operation.objects.filter(pk=pk).update(lease_expires=app_clock.now() - timezone.timedelta(seconds=1))
     call_command("run_operations", "--once")
     row = Operation.objects.get(pk=pk)
     assert (row.status, row.total, row.done, row.failed) == ("done", 3, 3, 0)

@@ -12,6 +12,8 @@ import time
 import pytest
 from django.utils import timezone
 
+from dlqadmin.core import clock as app_clock
+
 from dlqadmin.asynq import keys
 from dlqadmin.operations.models import Operation
 from tests.alerts.test_scheduler import Scheduler, wait_until
@@ -58,7 +60,7 @@ def test_two_schedulers_split_operations_and_a_kill_loses_nothing(asynq_redis):
         a.proc.wait()
         # Its lease would run out in 30 s; let it run out now.
         Operation.objects.filter(lease_owner=owner(a)).update(
-            lease_expires=timezone.now() - timezone.timedelta(seconds=1))
+            lease_expires=app_clock.now() - timezone.timedelta(seconds=1))
 
         def all_done():
             look()

@@ -58,3 +58,11 @@ def iso_duration(value):
             n = int(float(amount))
             parts.append(f"{n} {unit}{'s' if n != 1 else ''}")
     return ", ".join(parts) or value
+
+
+@register.filter
+def urlencode_dict(value):
+    """A dict of query parameters as a query string (values escaped)."""
+    from urllib.parse import urlencode
+
+    return urlencode(value or {})

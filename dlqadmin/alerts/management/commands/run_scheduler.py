@@ -29,8 +29,10 @@ class Command(BaseCommand):
                             help="seconds between leader-lock attempts / liveness checks")
         parser.add_argument("--operations-poll", type=float, default=1.0,
                             help="seconds between looks for queued bulk operations")
+        parser.add_argument("--vault-poll", type=float, default=settings.DLQADMIN_VAULT_POLL_SECONDS,
+                            help="seconds between the leader's vault capture passes")
 
-    def handle(self, *args, interval, leader_poll, operations_poll=1.0, **options):
+    def handle(self, *args, interval, leader_poll, operations_poll=1.0, vault_poll=None, **options):
         self.me = f"{socket.gethostname()}:{os.getpid()}"
         self.lock = LeaderLock()
         self.was_leader = False
@@ -45,6 +47,10 @@ class Command(BaseCommand):
         # only the leader; each operation is claimed with a compare-and-set and a lease.
         scheduler.add_job(self.operations, "interval", seconds=operations_poll, next_run_time=now,
                           max_instances=1, coalesce=True, id="operations")
+        # The dead-task vault's capture loop (dlqadmin.vault.capture): leader only.
+        self.last_retention = None
+        scheduler.add_job(self.vault, "interval", seconds=vault_poll or settings.DLQADMIN_VAULT_POLL_SECONDS,
+                          next_run_time=now, max_instances=1, coalesce=True, id="vault")
 
         def stop(signum, frame):
             scheduler.shutdown(wait=False)
@@ -99,5 +105,26 @@ class Command(BaseCommand):
                 log.info("operation %s: %s", pk, status)
         except Exception:  # noqa: BLE001 - one bad pass must not stop the scheduler
             log.exception("operations pass failed")
+        finally:
+            close_old_connections()
+
+    def vault(self):
+        import time
+
+        from dlqadmin.vault import capture, services
+
+        if not self.lock.is_leader:
+            return
+        close_old_connections()
+        try:
+            result = capture.capture_pass(max_seconds=5.0)
+            if result.captured or result.lost:
+                log.info("vault: captured %d, lost %d in %.1f ms", result.captured, result.lost,
+                         result.seconds * 1000)
+            if self.last_retention is None or time.monotonic() - self.last_retention >= 60:
+                self.last_retention = time.monotonic()
+                services.retention_pass()
+        except Exception:  # noqa: BLE001 - one bad pass must not stop the scheduler
+            log.exception("vault pass failed")
         finally:
             close_old_connections()
