@@ -119,8 +119,9 @@ def process(op, owner, *, sleep=time.sleep, clock=time.monotonic, max_seconds=No
         for chunk in iterator:
             handled += chunk.done + chunk.failed
             with transaction.atomic():
+                # A chunk went through: an earlier pass's error is no longer current.
                 fields = dict(done=F("done") + chunk.done, failed=F("failed") + chunk.failed,
-                              lease_expires=_lease_until())
+                              lease_expires=_lease_until(), last_error="")
                 if op.ids is not None:
                     fields["position"] = F("position") + chunk.done + chunk.failed
                 if not Operation.objects.filter(pk=op.pk, lease_owner=owner).update(**fields):
@@ -153,7 +154,7 @@ def process(op, owner, *, sleep=time.sleep, clock=time.monotonic, max_seconds=No
         log.exception("operation %s failed", op.pk)
         return _fail(op, owner, f"{type(exc).__name__}: {exc}")
     n = Operation.objects.filter(pk=op.pk, lease_owner=owner, status=Operation.RUNNING).update(
-        status=Operation.DONE, finished_at=app_clock.now(), lease_owner="", lease_expires=None)
+        status=Operation.DONE, finished_at=app_clock.now(), lease_owner="", lease_expires=None, last_error="")
     if n:
         services.finish_record(op)
         return Operation.DONE
