@@ -64,9 +64,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "dlqadmin.core.middleware.RequestIdMiddleware",
     "dlqadmin.core.logging.RequestLogMiddleware",
+    "dlqadmin.core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dlqadmin.core.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

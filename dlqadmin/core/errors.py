@@ -12,7 +12,7 @@ session and the user, from the database that is down.
 import logging
 import sys
 
-from django.db import InterfaceError, OperationalError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views import defaults
@@ -90,6 +90,14 @@ def server_error(request, template_name="500.html"):
         return unavailable_response(request, "postgres")
     if exc is not None and any(isinstance(e, RedisUnavailable) for e in _causes(exc)):
         return unavailable_response(request, "redis")
+    if exc is not None and any(isinstance(e, DataError) for e in _causes(exc)):
+        # A value from the request Postgres cannot hold (a number out of range, a NUL in a
+        # path segment...): the client's to fix, and nothing was written.
+        log.warning("value refused by the database path=%s error=%s", request.path, exc)
+        detail = "A value in the request is out of range or contains characters that cannot be stored."
+        if is_api(request):
+            return api_error(400, "bad_parameter", detail)
+        return HttpResponse(detail, status=400, content_type="text/plain; charset=utf-8")
     if is_api(request):
         return api_error(500, "server_error", "Something went wrong on our side; it has been logged.")
     return defaults.server_error(request)

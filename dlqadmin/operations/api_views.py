@@ -1,12 +1,12 @@
 """JSON API v1 (triage actions). Same services, rights and audit as the UI."""
 
-import json
 
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from dlqadmin.access.checks import get_queue_or_404, queue_view, signed_in_view
+from dlqadmin.api import bodies
 from dlqadmin.api.auth import api_view, error
 from dlqadmin.asynq import RedisUnavailable
 
@@ -17,22 +17,19 @@ _STATUS = {"done": 200, "not_found": 404, "queue_not_found": 404}
 
 
 def _body(request):
+    """(the body as a dict with well-typed members, None) or (None, a 400 answer)."""
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _bad_json():
-    return error(400, "bad_json", "The body must be a JSON object.")
+        return bodies.read_object(request), None
+    except bodies.BadBody as exc:
+        return None, error(400, exc.code, exc.detail)
 
 
 def _result(result, **extra):
     data = {"ok": result.ok, "outcome": result.outcome, "state": result.state, "message": result.message, **extra}
     status = 200 if result.ok else _STATUS.get(result.outcome, 409)
-    if not result.ok:
+    if not result.ok:  # the API's error shape too, alongside the action's own fields
         data["error"] = result.outcome
+        data["detail"] = result.message
     return JsonResponse(data, status=status)
 
 
@@ -81,9 +78,9 @@ def _task_action(service):
     @api_view(methods=("POST",))
     @queue_view()
     def view(request, queue, task_id):
-        body = _body(request)
-        if body is None:
-            return _bad_json()
+        body, refused = _body(request)
+        if refused:
+            return refused
         return _call(lambda: _result(service(request, queue, task_id, body.get("state")), id=task_id,
                                      queue=queue.name))
 
@@ -105,9 +102,9 @@ def cancel(request, queue, task_id):
 @api_view(methods=("POST",))
 @queue_view()
 def edit(request, queue, task_id):
-    body = _body(request)
-    if body is None:
-        return _bad_json()
+    body, refused = _body(request)
+    if refused:
+        return refused
     if "payload" not in body:
         return error(400, "bad_parameter", "Send {\"payload\": ..., \"reason\": \"...\"}.")
     return _call(lambda: _result(
@@ -130,9 +127,9 @@ def resume(request, queue):
 @api_view(methods=("POST",))
 @queue_view()
 def batch(request, queue):
-    body = _body(request)
-    if body is None:
-        return _bad_json()
+    body, refused = _body(request)
+    if refused:
+        return refused
 
     def go():
         op, results = services.batch(request, queue, body.get("action"), body.get("ids"), body.get("state"))
@@ -150,9 +147,9 @@ def batch(request, queue):
 @api_view(methods=("POST",))
 @queue_view()
 def bulk(request, queue):
-    body = _body(request)
-    if body is None:
-        return _bad_json()
+    body, refused = _body(request)
+    if refused:
+        return refused
 
     def go():
         op = services.start_bulk(request, queue, body.get("action"), body.get("state"), body.get("filter"),
