@@ -67,7 +67,7 @@ def test_session_auth_works(staff_client, golden):
     assert staff_client.get("/api/v1/queues").status_code == 200
 
 
-def test_queues_match_the_inspector(api, golden):
+def test_queues_match_the_inspector(api, golden, golden_clock):
     response, body = api("/api/v1/queues")
     assert response.status_code == 200
     queues = {q["queue"]: q for q in body["queues"]}
