@@ -66,9 +66,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "dlqadmin.core.middleware.RequestIdMiddleware",
     "dlqadmin.core.logging.RequestLogMiddleware",
+    "dlqadmin.core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "dlqadmin.core.middleware.RejectNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -214,14 +216,15 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads no cookie: the token travels in hx-he
 SECURE_COOKIES = env.bool("DLQADMIN_SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
-SECURE_SSL_REDIRECT = env.bool("DLQADMIN_SSL_REDIRECT", default=False)
+# Behind a TLS proxy, a request the proxy marks as plain http is redirected to https by
+# default (deny by default: `check --deploy` is clean with the documented settings).
+BEHIND_TLS_PROXY = env.bool("DLQADMIN_BEHIND_TLS_PROXY", default=False)
+SECURE_SSL_REDIRECT = env.bool("DLQADMIN_SSL_REDIRECT", default=BEHIND_TLS_PROXY)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapers speak plain http
 SECURE_HSTS_SECONDS = env.int("DLQADMIN_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DLQADMIN_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0)
 SECURE_HSTS_PRELOAD = env.bool("DLQADMIN_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("DLQADMIN_BEHIND_TLS_PROXY", default=False) else None
-)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
 
 # Strict CSP: our own static files only, no inline script or style at all.
 SECURE_CSP = {

@@ -27,3 +27,9 @@ urlpatterns = [
     path("", include("dlqadmin.operations.urls")),
     path("", include("dlqadmin.triage.urls")),
 ]
+
+# JSON errors under /api/; 503 when Postgres is unreachable (dlqadmin/core/errors.py).
+handler400 = "dlqadmin.core.errors.bad_request"
+handler403 = "dlqadmin.core.errors.permission_denied"
+handler404 = "dlqadmin.core.errors.page_not_found"
+handler500 = "dlqadmin.core.errors.server_error"

@@ -1,7 +1,7 @@
 """Who must use a second factor, and their TOTP devices."""
 
 from django.conf import settings
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from dlqadmin.access.roles import MFA_ROLES
 from dlqadmin.access.services import roles_of
@@ -19,9 +19,25 @@ def confirmed_device(user):
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
-def pending_device(user):
-    """The unconfirmed device being enrolled (created on first visit)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+# The key being enrolled lives in the session until a code confirms it: showing the
+# setup page (a GET) writes no device row.
+SETUP_KEY = "dlqadmin_mfa_setup_key"
+DEVICE_NAME = "Authenticator app"
+
+
+def setup_device(user, session):
+    """An unsaved TOTP device for the key shown on the setup page (new key on first visit)."""
+    key = session.get(SETUP_KEY)
+    if not isinstance(key, str) or len(key) != 40:
+        key = session[SETUP_KEY] = default_key()
+    return TOTPDevice(user=user, name=DEVICE_NAME, key=key, confirmed=False)
+
+
+def pending_device(user, session):
+    """The unconfirmed device a setup POST checks its code against: saved (so django-otp's
+    throttling of wrong codes holds across tries), one per user, for the session's key."""
+    key = setup_device(user, session).key
+    TOTPDevice.objects.filter(user=user, confirmed=False).exclude(key=key).delete()
+    device, _ = TOTPDevice.objects.get_or_create(user=user, confirmed=False, key=key,
+                                                 defaults={"name": DEVICE_NAME})
     return device

@@ -166,12 +166,17 @@ def mfa_setup(request):
     if mfa.confirmed_device(request.user):
         messages.info(request, "Your authenticator app is already set up.")
         return redirect("accounts:profile")
-    device = mfa.pending_device(request.user)
     form = TokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid() and _check_code(device, form):
+    if request.method == "POST" and form.is_valid():
+        device = mfa.pending_device(request.user, request.session)
+        confirmed = _check_code(device, form)
+    else:
+        device, confirmed = mfa.setup_device(request.user, request.session), False  # GET: nothing saved
+    if confirmed:
         with transaction.atomic():
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            request.session.pop(mfa.SETUP_KEY, None)
             record(audit_actions.MFA_ENROL, request=request, target=f"user:{request.user.get_username()}",
                    detail={"device_id": device.pk, "kind": "totp"})
         otp_login(request, device)

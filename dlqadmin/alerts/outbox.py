@@ -82,8 +82,27 @@ def send_one(msg, now):
             log.warning("notification %s to %s failed: %s", msg.id, channel.name, exc.message)
         else:
             fields.update(state=OutboxMessage.SENT, sent_at=clock.now(), last_error="")
-    OutboxMessage.objects.filter(pk=msg.pk, state=OutboxMessage.SENDING).update(**fields)
+    with transaction.atomic():
+        # The outbox row is the intent (written before sending); this is the outcome of
+        # the attempt, with the row's new state: if the audit row cannot be written, the
+        # message stays claimed and is sent again after its lease (at least once).
+        if OutboxMessage.objects.filter(pk=msg.pk, state=OutboxMessage.SENDING).update(**fields):
+            _audit_attempt(msg, channel, fields)
     return fields["state"]
+
+
+def _audit_attempt(msg, channel, fields):
+    from dlqadmin.audit import record
+
+    p = msg.payload or {}
+    state = fields["state"]
+    record("notification.send", target=f"channel:{channel.name}",
+           queue="" if p.get("kind") == "test" else str(p.get("queue", "")),
+           outcome="success" if state == OutboxMessage.SENT else "failed",
+           message=fields.get("last_error", "") if state != OutboxMessage.SENT else "",
+           detail={"message": msg.pk, "channel_kind": channel.kind, "kind": p.get("kind"),
+                   "severity": p.get("severity"), "rule": p.get("rule"), "attempt": fields["attempts"],
+                   "state": state})
 
 
 def deliver(*, now=None, limit=100, ids=None):

@@ -6,6 +6,7 @@ from functools import wraps
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from dlqadmin.accounts import mfa
 
 from dlqadmin.core import clock
 from .models import ApiToken, hash_token
@@ -76,6 +77,12 @@ def api_view(methods=("GET",)):
                 if request.method not in ("GET", "HEAD", "OPTIONS") and _csrf_failure(request):
                     return error(403, "csrf_failed", "Session-authenticated writes need the CSRF token.")
             else:
+                if mfa.required_for(user) and not mfa.confirmed_device(user):
+                    # A token may do no more than its user's session: a user whose role
+                    # requires a second factor is confined to enrolling until they have one.
+                    return error(403, "mfa_required",
+                                 "Your role requires a second factor: enrol an authenticator app in the "
+                                 "browser (/account/mfa/setup/) before using API tokens.")
                 request.user = user
             try:
                 return view(request, *args, **kwargs)

@@ -70,7 +70,34 @@ _TASK_INFO = {
 _ERROR = {
     "type": "object",
     "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+    "required": ["error", "detail"],
 }
+
+# What any route can answer besides its own codes (a malformed request, a token of a user
+# who must enrol a second factor, an unsupported method, Redis or Postgres down).
+_COMMON = {
+    "get": {
+        "400": "Bad parameter (also: a NUL character in any parameter, a value out of range)",
+        "401": "Not authenticated (no or an unknown token, or an expired session)",
+        "403": "Not allowed: missing right, or a second factor is required first (mfa_required)",
+        "404": "No such queue, task or operation (or not visible to you)",
+        "405": "Method not allowed (see the Allow header)",
+        "503": "asynq's Redis or the database is unreachable (redis_unavailable, database_unavailable)",
+    },
+}
+_COMMON["post"] = {**_COMMON["get"],
+                   "400": "Bad body: not a JSON object, a member of the wrong type, nested too deeply, a "
+                          "NUL character or a lone surrogate in a text",
+                   "403": "Not allowed: missing right (audited), CSRF token missing for a session, or a "
+                          "second factor is required first (mfa_required)"}
+
+
+def _document_common_errors(paths):
+    err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for item in paths.values():
+        for method, op in item.items():
+            for code, text in _COMMON.get(method, {}).items():
+                op["responses"].setdefault(code, {"description": text, **err})
 
 
 _SEARCH_RULE = (
@@ -252,6 +279,12 @@ def schema(server_url):
     doc["components"]["schemas"].update(_INFRA_SCHEMAS)
     doc["paths"].update(_infra_paths(ref))
     doc["paths"].update(_vault_paths(ref))
+    doc["paths"]["/openapi.json"] = {"get": {
+        "summary": "This document (no sign-in needed)", "security": [],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "400": {"description": "A NUL character in a parameter"},
+                      "405": {"description": "Method not allowed"}}}}
+    _document_common_errors({p: item for p, item in doc["paths"].items() if p != "/openapi.json"})
     return doc
 
 

@@ -1,9 +1,8 @@
 """JSON API v1 (read part). Same access rule and same withheld fields as the UI."""
 
-import json
-
 from django.conf import settings
 from django.http import JsonResponse
+from django.views.decorators.http import require_safe
 
 from dlqadmin.access.checks import public_view, queue_view, signed_in_view, visible_queue_names
 from dlqadmin.asynq import DamagedData, QueueNotFound, TaskNotFound
@@ -13,7 +12,7 @@ from dlqadmin.triage import selectors, services
 from dlqadmin.triage.presenters import present_task
 from dlqadmin.triage.params import BadParameter, parse_listing
 
-from . import serializers
+from . import bodies, serializers
 from .auth import api_view, error
 from .openapi import schema
 
@@ -91,10 +90,11 @@ def _search_tasks(request, queue, listing):
 @queue_view()
 def failures(request, queue):
     """The dead tasks grouped by type and masked, normalised error (see dlqadmin.triage.search)."""
-    state = request.GET.get("state") or task_search.DEFAULT_STATE
+    # Absent means the default; present but empty is not a state (schemathesis: `state=`).
+    state = request.GET.get("state", task_search.DEFAULT_STATE)
     if state not in task_search.FAILURE_STATES:
         return error(400, "bad_parameter", f"state must be one of {', '.join(task_search.FAILURE_STATES)}; "
-                                           f"got {state!r}")
+                                           f"got {state[:40]!r}")
     try:
         rows = task_search.failure_rows(queue.name, state)
     except QueueNotFound:
@@ -118,11 +118,9 @@ def task(request, queue, task_id):
 @queue_view()
 def reveal(request, queue, task_id):
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return error(400, "bad_json", "The body must be JSON: {\"reason\": \"...\"}.")
-    if not isinstance(body, dict):
-        return error(400, "bad_json", "The body must be a JSON object.")
+        body = bodies.read_object(request)
+    except bodies.BadBody as exc:
+        return error(400, exc.code, exc.detail)
     try:
         task, grant = services.reveal_task(request, queue, task_id, body.get("reason"), body.get("ticket"))
     except (QueueNotFound, TaskNotFound):
@@ -134,6 +132,7 @@ def reveal(request, queue, task_id):
 
 
 @public_view
+@require_safe
 def openapi(request):
     # The schema describes the API; it reveals no data, so it needs no sign-in.
     return JsonResponse(schema(request.build_absolute_uri("/api/v1/")))

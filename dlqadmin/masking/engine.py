@@ -83,6 +83,8 @@ from typing import NamedTuple
 
 import re2
 
+from dlqadmin.core import patterns
+
 from . import detectors as _d
 from .rules import (
     DEFAULT_RULES,
@@ -279,7 +281,7 @@ class Masker:
                     exact.setdefault(literal, rule.label)
                 else:
                     globs.append((regex, rule.label))
-            any_glob = re.compile("|".join(f"(?:{rx.pattern})" for rx, _ in globs)) if globs else None
+            any_glob = patterns.union(rx.pattern for rx, _ in globs) if globs else None
             self._key_tiers.append((exact, globs, any_glob))
         self._paths = tuple((compile_path(r.pattern), r.label) for r in self.rules if r.kind == "path")
         self._regexes = tuple(

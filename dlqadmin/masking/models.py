@@ -9,19 +9,31 @@ creates rules without a form calls ``full_clean()`` itself.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from dlqadmin.core.fields import ClockDateTimeField
+from dlqadmin.core.patterns import PatternError, compile_glob
 
 from .engine import Rule, RuleError
 from .rules import MAX_LABEL_LENGTH, MAX_PATTERN_LENGTH
 
 SCOPE_MAX_LENGTH = 200
 _SCOPE_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def scope_covers(glob: str, name: str) -> bool:
+    """A scope glob (RE2, like every user-supplied pattern); empty covers everything.
+    A stored scope that cannot compile (written around clean()) covers everything:
+    masking too much is the safe side."""
+    if not glob:
+        return True
+    try:
+        return compile_glob(glob).matches(name)
+    except PatternError:
+        return True
 
 
 class MaskingRule(models.Model):
@@ -81,9 +93,7 @@ class MaskingRule(models.Model):
     def applies_to(self, queue: str, task_type: str) -> bool:
         """Whether this rule's scope covers ``queue`` and ``task_type`` (case-sensitive
         globs, like asynq's own names)."""
-        return (not self.queue_pattern or fnmatch.fnmatchcase(queue, self.queue_pattern)) and (
-            not self.task_type_pattern or fnmatch.fnmatchcase(task_type, self.task_type_pattern)
-        )
+        return scope_covers(self.queue_pattern, queue) and scope_covers(self.task_type_pattern, task_type)
 
     def clean(self):
         super().clean()
@@ -94,6 +104,11 @@ class MaskingRule(models.Model):
                 setattr(self, field, value.strip())
             if _SCOPE_CONTROL.search(value):
                 errors[field] = "Must not contain control characters."
+            elif value.strip():
+                try:
+                    compile_glob(value.strip())
+                except PatternError as exc:
+                    errors[field] = f"Invalid glob: {exc}."
         if self.kind and self.pattern:
             try:
                 rule = self.to_rule()

@@ -34,12 +34,13 @@ This module imports nothing from Django.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import re
 from dataclasses import dataclass
 
 import re2
+
+from dlqadmin.core.patterns import PatternError, glob_regex
 
 KINDS = ("key", "path", "regex")
 MAX_PATTERN_LENGTH = 500
@@ -138,15 +139,18 @@ def compile_name_glob(pattern: str) -> tuple[str | None, re.Pattern | None]:
     """Compile a key glob. Returns ``(literal, None)`` for a glob without wildcards
     (compared by equality, the fast common case) or ``(None, regex)``.
 
-    fnmatch.translate (Python 3.11+) emits atomic groups for ``*``, so matching is
-    linear in the name's length even for globs like ``*a*a*a*b``.
+    The regex is RE2 (``dlqadmin.core.patterns``), like every user-supplied pattern, so
+    matching is linear in the name's length even for globs like ``*a*a*a*b``.
     """
     norm = _normalize_glob(pattern)
     if not norm:
         raise RuleError("Glob is empty once separators (_ - . and spaces) are ignored.")
     if not any(ch in norm for ch in "*?["):
         return norm, None
-    return None, re.compile(fnmatch.translate(norm))
+    try:
+        return None, glob_regex(norm)
+    except PatternError as exc:
+        raise RuleError(f"Invalid glob: {exc}.") from None
 
 
 # --- JSON paths -------------------------------------------------------------------------

@@ -8,12 +8,11 @@ changes with it.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
 from collections.abc import Callable
 
 from .engine import Masker, Rule, RuleError
-from .models import MaskingRule
+from .models import MaskingRule, scope_covers
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def masker_for(queue: str, task_type: str) -> Masker:
 
 def masker_lookup(queue: str) -> Callable[[str], Masker]:
     """For a list page of one queue: one query, then ``lookup(task_type) -> Masker``."""
-    rows = [row for row in _enabled_rules() if not row.queue_pattern or fnmatch.fnmatchcase(queue, row.queue_pattern)]
+    rows = [row for row in _enabled_rules() if scope_covers(row.queue_pattern, queue)]
     cache: dict[str, Masker] = {}
 
     def lookup(task_type: str) -> Masker:

@@ -1,6 +1,5 @@
 """JSON API v1 (triage actions). Same services, rights and audit as the UI."""
 
-import json
 from urllib.parse import urlencode
 
 from django.http import JsonResponse
@@ -8,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from dlqadmin.access.checks import get_queue_or_404, queue_name_scope, queue_view, signed_in_view
+from dlqadmin.api import bodies
 from dlqadmin.api.auth import api_view, error
 from dlqadmin.asynq import RedisUnavailable
 from dlqadmin.core import names as qnames
@@ -20,22 +20,19 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("", "false", "0", "no")
 
 
 def _body(request):
+    """(the body as a dict with well-typed members, None) or (None, a 400 answer)."""
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _bad_json():
-    return error(400, "bad_json", "The body must be a JSON object.")
+        return bodies.read_object(request), None
+    except bodies.BadBody as exc:
+        return None, error(400, exc.code, exc.detail)
 
 
 def _result(result, **extra):
     data = {"ok": result.ok, "outcome": result.outcome, "state": result.state, "message": result.message, **extra}
     status = 200 if result.ok else _STATUS.get(result.outcome, 409)
-    if not result.ok:
+    if not result.ok:  # the API's error shape too, alongside the action's own fields
         data["error"] = result.outcome
+        data["detail"] = result.message
     return JsonResponse(data, status=status)
 
 
@@ -84,9 +81,9 @@ def _task_action(service):
     @api_view(methods=("POST",))
     @queue_view()
     def view(request, queue, task_id):
-        body = _body(request)
-        if body is None:
-            return _bad_json()
+        body, refused = _body(request)
+        if refused:
+            return refused
         return _call(lambda: _result(service(request, queue, task_id, body.get("state")), id=task_id,
                                      queue=queue.name))
 
@@ -108,9 +105,9 @@ def cancel(request, queue, task_id):
 @api_view(methods=("POST",))
 @queue_view()
 def edit(request, queue, task_id):
-    body = _body(request)
-    if body is None:
-        return _bad_json()
+    body, refused = _body(request)
+    if refused:
+        return refused
     if "payload" not in body:
         return error(400, "bad_parameter", "Send {\"payload\": ..., \"reason\": \"...\"}.")
     return _call(lambda: _result(
@@ -141,9 +138,9 @@ def resume(request, queue):
 @api_view(methods=("POST",))
 @queue_view()
 def batch(request, queue):
-    body = _body(request)
-    if body is None:
-        return _bad_json()
+    body, refused = _body(request)
+    if refused:
+        return refused
 
     def go():
         op, results = services.batch(request, queue, body.get("action"), body.get("ids"), body.get("state"))
@@ -161,9 +158,9 @@ def batch(request, queue):
 @api_view(methods=("POST",))
 @queue_view()
 def bulk(request, queue):
-    body = _body(request)
-    if body is None:
-        return _bad_json()
+    body, refused = _body(request)
+    if refused:
+        return refused
 
     def go():
         op = services.start_bulk(request, queue, body.get("action"), body.get("state"), body.get("filter"),

@@ -318,8 +318,9 @@ def _process_vault(op, owner, sleep, clock, began, max_seconds):
         for chunk in _vault_iterator(op):
             handled += chunk.done + chunk.failed
             with transaction.atomic():
+                # A chunk went through: an earlier pass's error is no longer current.
                 fields = dict(done=F("done") + chunk.done, failed=F("failed") + chunk.failed,
-                              lease_expires=_lease_until())
+                              lease_expires=_lease_until(), last_error="")
                 if op.ids is not None:
                     fields["position"] = F("position") + chunk.done + chunk.failed
                 if not Operation.objects.filter(pk=op.pk, lease_owner=owner).update(**fields):

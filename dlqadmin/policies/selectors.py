@@ -9,12 +9,12 @@ Ties break on the policy name. A policy that is switched off still wins its queu
 that is how a queue is muted.
 """
 
-import re
 from dataclasses import dataclass
-from fnmatch import translate
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+
+from dlqadmin.core.patterns import PatternError, compile_glob, compile_regex
 
 from .models import Channel, Policy, PolicyVersion
 
@@ -55,14 +55,15 @@ def specificity(policy):
 
 
 def compile_pattern(pattern):
-    """A predicate name -> bool. Raises re.error for a bad regex."""
+    """A predicate name -> bool. Raises PatternError for a pattern RE2 cannot run.
+
+    Regexes and globs both run on RE2 (linear time): a pattern is user input and is
+    matched against every queue in every check round and preview."""
     kind = pattern_kind(pattern)
     if kind == "regex":
-        rx = re.compile(pattern[len(REGEX_PREFIX):])
-        return lambda name: rx.fullmatch(name) is not None
+        return compile_regex(pattern[len(REGEX_PREFIX):]).matches
     if kind == "glob":
-        rx = re.compile(translate(pattern))
-        return lambda name: rx.match(name) is not None
+        return compile_glob(pattern).matches
     return lambda name: name == pattern
 
 
@@ -82,7 +83,7 @@ class Resolver:
         for p in sorted(policies, key=specificity):
             try:
                 ordered.append((p, compile_pattern(p.pattern)))
-            except re.error:
+            except PatternError:
                 continue  # cannot be saved; skip rather than fail a whole round
         return cls(ordered)
 

@@ -15,9 +15,11 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
 from dlqadmin.core import clock
 
+from dlqadmin.core.patterns import PatternError
+
 from . import crypto
 from .models import Channel, Policy, PolicyVersion
-from .selectors import DEFAULT_NAME, DEFAULT_PATTERN, builtin_default, compile_pattern
+from .selectors import DEFAULT_NAME, DEFAULT_PATTERN, builtin_default, compile_pattern, pattern_kind
 
 # The fields that make up a policy, in display order (versions, diff, export).
 FIELDS = (
@@ -141,8 +143,9 @@ def _check(data, errors):
     elif "pattern" not in errors:
         try:
             compile_pattern(pattern)
-        except re.error as exc:
-            errors["pattern"] = f"Invalid regular expression: {exc}."
+        except PatternError as exc:
+            what = "regular expression (RE2)" if pattern_kind(pattern) == "regex" else "glob"
+            errors["pattern"] = f"Invalid {what}: {exc}."
         if pattern == DEFAULT_PATTERN and name != DEFAULT_NAME:
             errors["pattern"] = "'*' is the default policy's pattern: edit the default policy instead."
     w, c = data.get("dlq_warning"), data.get("dlq_critical")

@@ -18,13 +18,20 @@ class Listing:
     group: str | None
 
 
-def _positive_int(raw, name):
+# Far beyond any list asynq keeps, and small enough that page * page_size stays an
+# integer Redis accepts as a range index.
+MAX_PAGE = 10_000_000
+
+
+def _positive_int(raw, name, maximum=MAX_PAGE):
     try:
         value = int(raw)
     except (TypeError, ValueError):
-        raise BadParameter(f"{name} must be a whole number, got {raw!r}") from None
+        raise BadParameter(f"{name} must be a whole number, got {str(raw)[:40]!r}") from None
     if value < 1:
         raise BadParameter(f"{name} must be 1 or more, got {value}")
+    if value > maximum:
+        raise BadParameter(f"{name} must be at most {maximum:,}")
     return value
 
 
@@ -36,7 +43,7 @@ def parse_listing(query, *, default_state, default_page_size, max_page_size, all
                   require_group=True):
     state = query.get("state") or default_state
     if state not in TASK_STATES:
-        raise BadParameter(f"state must be one of {', '.join(TASK_STATES)}; got {state!r}")
+        raise BadParameter(f"state must be one of {', '.join(TASK_STATES)}; got {state[:40]!r}")
     page = _positive_int(query.get("page", 1), "page")
     page_size = _positive_int(query.get("page_size", default_page_size), "page_size")
     if page_size > max_page_size:

@@ -13,6 +13,8 @@ from datetime import datetime
 from dlqadmin.asynq import BrokenTask, TaskInfo
 from dlqadmin.masking.engine import MaskedValue
 
+from .chunks import masked_page
+
 # How much of each value a page shows before "load more".
 DETAIL_LIMIT = 64 * 1024
 LIST_LIMIT = 400
@@ -141,6 +143,10 @@ def _broken(task):
     )
 
 
+def _direct(masker, raw, *, limit, method):
+    return getattr(masker, method)(raw, limit=limit)
+
+
 def present_task(task, masker=None, *, reveal=False, limit=DETAIL_LIMIT):
     """TaskInfo | BrokenTask -> TaskView: masked with `masker`, or raw when `reveal`."""
     if isinstance(task, BrokenTask):
@@ -152,10 +158,13 @@ def present_task(task, masker=None, *, reveal=False, limit=DETAIL_LIMIT):
         headers = raw_value(headers_bytes(task.headers), limit=limit)
         result = raw_value(task.result, limit=limit)
     else:
-        payload = from_masked(masker.mask_payload(task.payload, limit=limit))
+        # A task's page fills the cache its "Load more" chunks are sliced from (lists
+        # show short previews and do not).
+        mask = masked_page if limit == DETAIL_LIMIT else _direct
+        payload = from_masked(mask(masker, task.payload, limit=limit, method="mask_payload"))
         last_err = from_masked(masker.mask_text(task.last_err or None, limit=limit))
         headers = from_masked(masker.mask_headers(task.headers, limit=limit))
-        result = from_masked(masker.mask_result(task.result, limit=limit))
+        result = from_masked(mask(masker, task.result, limit=limit, method="mask_result"))
     return TaskView(
         id=task.id,
         queue=task.queue,
@@ -183,10 +192,10 @@ def field_page(task, field, masker, *, reveal, offset):
     """One more page ("load more") of one sensitive field of a task."""
     if field == "payload":
         return raw_value(task.payload, offset=offset) if reveal else from_masked(
-            masker.mask_payload(task.payload, offset=offset))
+            masked_page(masker, task.payload, offset=offset, method="mask_payload"))
     if field == "result":
         return raw_value(task.result, offset=offset) if reveal else from_masked(
-            masker.mask_result(task.result, offset=offset))
+            masked_page(masker, task.result, offset=offset, method="mask_result"))
     if field == "last_err":
         raw = task.last_err.encode("utf-8", "surrogateescape") if task.last_err else None
         return raw_value(raw, offset=offset) if reveal else from_masked(

@@ -1,5 +1,7 @@
 """Sign-in through the real login form, lockout, second factor and session limits."""
 
+import base64
+
 import pytest
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -58,9 +60,15 @@ def test_mfa_enrolment_is_forced_for_payload_viewers(client, roles):
     assert client.get("/api/v1/queues").status_code == 403
     page = client.get("/account/mfa/setup/")
     assert "Your role can reveal payloads" in page.content.decode()
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    # No GET writes: the key being enrolled is kept in the session, not in a device row.
+    assert not TOTPDevice.objects.filter(user=user).exists()
+    again = client.get("/account/mfa/setup/").content.decode()
+    secret = page.content.decode().split('id="totp-secret">')[1].split("<")[0]
+    assert secret in again and not TOTPDevice.objects.exists()
     bad = client.post("/account/mfa/setup/", {"token": "000000"})
     assert "not valid" in bad.content.decode()
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert base64.b32encode(device.bin_key).decode() == secret.replace(" ", "")
     throttled = client.post("/account/mfa/setup/", {"token": code_for(device)})
     assert "Too many wrong codes" in throttled.content.decode()
     wait_out_throttle(device)

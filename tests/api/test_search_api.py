@@ -23,6 +23,10 @@ def token_for(user):
 @pytest.fixture
 def as_user(client):
     def make(user):
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        # Enrolled: roles that may reveal need a second factor, for tokens too.
+        TOTPDevice.objects.get_or_create(user=user, defaults={"name": "phone", "confirmed": True})
         token = token_for(user)
 
         def get(path, **params):

@@ -8,6 +8,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from dlqadmin.accounts import sessions
+from dlqadmin.accounts.mfa import SETUP_KEY
 from dlqadmin.audit.models import AuditEvent
 from tests.audit.conftest import events, last
 from tests.conftest import PASSWORD, make_user, sign_in
@@ -89,9 +90,10 @@ def test_mfa_enrolment_and_verification(client, roles):
     user = make_user("pv", ("payload_viewer", ["payments"]))
     login(client, "pv")
     client.get("/account/mfa/setup/")
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
-    client.post("/account/mfa/setup/", {"token": _code(device)}, REMOTE_ADDR=IP, HTTP_USER_AGENT=UA,
+    shown = TOTPDevice(user=user, key=client.session[SETUP_KEY])  # the key the page shows (not saved yet)
+    client.post("/account/mfa/setup/", {"token": _code(shown)}, REMOTE_ADDR=IP, HTTP_USER_AGENT=UA,
                 headers={"X-Request-ID": "req-enrol"})
+    device = TOTPDevice.objects.get(user=user, confirmed=True)
     enrol = last("mfa.enrol")
     assert_context(enrol, rid="req-enrol", actor="pv")
     assert enrol.detail == {"device_id": device.pk, "kind": "totp"}

@@ -291,3 +291,20 @@ def test_every_batch_records_its_outcome(operator_client, golden):
                                                  "confirmed": "1"})
     assert len(events("task.batch")) == 4 and _batch_intents_have_outcomes()
     assert set(Operation.objects.values_list("kind", flat=True)) == {"batch"}
+
+
+def test_a_finished_operation_shows_no_stale_error(operator_client, golden, settings):
+    """Redis was unreachable on the first pass (the error is shown while it retries);
+    once the operation finishes, its page and the API no longer show that error."""
+    op = start(operator_client, action="run", state="archived")
+    good = settings.ASYNQ_REDIS_URL
+    settings.ASYNQ_REDIS_URL = "redis://127.0.0.1:1/0"
+    call_command("run_operations", "--once")
+    row = Operation.objects.get(pk=op["id"])
+    assert row.status == "running" and row.last_error
+    settings.ASYNQ_REDIS_URL = good
+    Operation.objects.filter(pk=row.pk).update(lease_expires=None)
+    call_command("run_operations", "--once")
+    got = operator_client.get(op["url"]).json()
+    assert (got["status"], got["done"], got["last_error"]) == ("done", 5, None)
+    assert "Last error" not in operator_client.get(f"/operations/{op['id']}/").content.decode()

@@ -132,7 +132,10 @@ def test_payload_viewer_reveals_with_a_reason_and_it_is_audited(client, golden, 
 def test_api_reveal(client, golden, roles):
     from dlqadmin.api.models import ApiToken
 
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     pv = make_user("pv", ("payload_viewer", ["payments"]))
+    TOTPDevice.objects.create(user=pv, name="phone", confirmed=True)  # required for the role
     _, raw = ApiToken.issue(pv)
     auth = {"Authorization": f"Bearer {raw}"}
     queue, task_id = CARD_TASK

@@ -5,9 +5,28 @@ not retried; `disable_channel` ones (the endpoint is gone: 403/404/410) also swi
 channel off and show why in the UI; `retry_after` (seconds) overrides the backoff.
 """
 
+import re
 from abc import ABC, abstractmethod
 
 from django.core.exceptions import ValidationError
+
+
+# Characters that can forge lines, hide or reorder text in a message: C0/C1 controls,
+# bidi controls, zero-width/line separators, BOM, lone surrogates (a name that was not
+# UTF-8). Queue names and error texts come from any producer.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e"
+                     "\u2066-\u2069\ud800-\udfff\ufeff]")
+
+
+def _visible(m):
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def plain(value):
+    """One line of task- or queue-derived text, safe in any message: every character
+    that could start a new line, hide or reorder text is shown as an escape (\\n, \\u202e)."""
+    return _UNSAFE.sub(_visible, str(value))
 
 
 class TransportError(Exception):

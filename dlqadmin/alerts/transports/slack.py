@@ -3,7 +3,7 @@
 from slack_sdk.webhook import WebhookClient
 
 from ..notifications import summary
-from .base import Transport, TransportError, classify_http
+from .base import Transport, TransportError, classify_http, plain
 
 EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "resolved": ":large_green_circle:",
          "test": ":white_check_mark:"}
@@ -11,13 +11,14 @@ TIMEOUT = 10
 
 
 def escape(text):
-    """Slack mrkdwn control characters; task-derived text can never form links or mentions."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's control characters (& < >) and anything that could forge a line or hide
+    text: task- or queue-derived text can never form links, mentions or fake lines."""
+    return plain(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def blocks(p):
     head = f"{EMOJI.get(p['severity'], '')} {p['severity'].upper()}: {p['rule_label']} on {p['queue']}"
-    out = [{"type": "header", "text": {"type": "plain_text", "text": head[:150], "emoji": True}}]
+    out = [{"type": "header", "text": {"type": "plain_text", "text": escape(head)[:150], "emoji": True}}]
     if p["kind"] == "test":
         out.append({"type": "section", "text": {"type": "mrkdwn", "text": "This channel works: dlqadmin can reach it."}})
         return out
@@ -47,7 +48,9 @@ class SlackTransport(Transport):
         url = self.checked_url()
         client = WebhookClient(url, timeout=TIMEOUT, retry_handlers=[])
         try:
-            response = client.send_dict({"text": summary(payload), "blocks": blocks(payload)})
+            # The top-level text is the notification's fallback and preview: Slack parses
+            # it as mrkdwn too, so it is escaped like every block.
+            response = client.send_dict({"text": escape(summary(payload)), "blocks": blocks(payload)})
         except Exception as exc:  # noqa: BLE001 - network errors are retried
             raise TransportError(f"cannot reach Slack: {type(exc).__name__}") from None
         if not 200 <= response.status_code < 300:

@@ -7,7 +7,7 @@ import urllib.request
 from dlqadmin.policies import crypto
 
 from ..notifications import summary
-from .base import Transport, TransportError, classify_http
+from .base import Transport, TransportError, classify_http, plain
 
 TIMEOUT = 10
 
@@ -29,14 +29,17 @@ def event(payload, routing_key):
     }
     if body["event_action"] == "trigger":
         body["payload"] = {
-            "summary": summary(p)[:1024],
-            "source": f"dlqadmin/{p['queue']}",
+            # JSON carries any text safely; plain() keeps the receiver's display (one-line
+            # summaries, incident titles) free of forged lines and hidden characters.
+            "summary": plain(summary(p))[:1024],
+            "source": f"dlqadmin/{plain(p['queue'])}",
             "severity": {"critical": "critical", "warning": "warning"}.get(p["severity"], "info"),
-            "component": p["queue"],
-            "group": p["policy"],
+            "component": plain(p["queue"]),
+            "group": plain(p["policy"]),
             "class": p["rule"],
             "timestamp": p["at"],
-            "custom_details": {k: p[k] for k in ("value", "threshold", "dlq_size", "growth", "pending", "top_reasons")},
+            "custom_details": {**{k: p[k] for k in ("value", "threshold", "dlq_size", "growth", "pending")},
+                               "top_reasons": [{**r, "text": plain(r["text"])} for r in p.get("top_reasons") or []]},
         }
         body["links"] = [{"href": p["queue_url"], "text": "Open the DLQ"}]
         if p.get("runbook_url"):

@@ -9,3 +9,14 @@ register = template.Library()
 def task_states():
     """asynq's task states in display order (the search form's choices)."""
     return TASK_STATES
+
+
+# The search parameters a bulk form carries along (exact names: a template's `k in "..."`
+# is a substring test, and `request.GET.items` is the parameter "items" when one is sent).
+SEARCH_PARAMS = ("type", "type_prefix", "error", "since", "until", "retried_min", "retried_max", "q", "reason")
+
+
+@register.simple_tag
+def search_params(query):
+    """(name, value) of the non-empty search parameters in ``query`` (a QueryDict)."""
+    return [(name, query.get(name)) for name in SEARCH_PARAMS if query.get(name)]
