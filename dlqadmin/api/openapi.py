@@ -92,6 +92,9 @@ _COMMON["post"] = {**_COMMON["get"],
                           "second factor is required first (mfa_required)"}
 
 
+_COMMON["delete"] = dict(_COMMON["get"])
+
+
 def _document_common_errors(paths):
     err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for item in paths.values():

@@ -1,10 +1,11 @@
 """JSON API v1 of the vault. Same access rule, services, masking and audit as the UI."""
 
-import json
 from urllib.parse import urlencode
 
 from django.http import JsonResponse
 from django.urls import reverse
+
+from dlqadmin.api import bodies
 
 from dlqadmin.access.checks import queue_view
 from dlqadmin.api.auth import api_view, error
@@ -135,8 +136,8 @@ def run(request, queue, pk):
         return error(503, "redis_unavailable", "Redis is unreachable; nothing was changed.")
     r = results[pk]
     data = {"ok": r.ok, "outcome": r.outcome, "state": r.state or None, "message": r.message}
-    if not r.ok:
-        data["error"] = r.outcome
+    if not r.ok:  # the API's error shape too
+        data["error"], data["detail"] = r.outcome, r.message
     e = selectors.entry(queue.name, pk)
     if e is not None:
         data["entry"] = entry_json(request, e)
@@ -148,17 +149,15 @@ def run(request, queue, pk):
 def bulk(request, queue):
     """POST <queue url>vault/bulk {"action": "run|purge", "filter": {...}} -> 202 operation."""
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return error(400, "bad_json", "The body must be a JSON object.")
+        body = bodies.read_object(request)
+    except bodies.BadBody as exc:
+        return error(400, exc.code, exc.detail)
     flt = body.get("filter") or {}
     if not isinstance(flt, dict):
         return error(400, "bad_parameter", "filter must be an object of search parameters.")
     try:
         f = selectors.VaultFilter.from_query({str(k): (None if v is None else str(v)) for k, v in flt.items()})
-        op = services.start_bulk(request, queue, body.get("action"), f, reason=str(body.get("reason") or ""))
+        op = services.start_bulk(request, queue, body.get("action"), f, reason=body.get("reason") or "")
     except selectors.BadFilter as exc:
         return error(400, "bad_parameter", str(exc))
     except services.Denied as exc:

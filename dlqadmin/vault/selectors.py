@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Max, Min, Q
 from django.db.models.expressions import RawSQL
 
+from dlqadmin.core import names
+
 from dlqadmin.asynq import TaskFilter
 from dlqadmin.asynq.vault import task_from_msg
 from dlqadmin.masking.selectors import masker_for
@@ -165,7 +167,15 @@ class Summary:
     last_loss: VaultLoss | None
 
 
+def _storable(name):
+    """The vault keeps queue names as text: a name Postgres text cannot hold (NUL, bytes
+    that are not UTF-8) has nothing in the vault (its capture is skipped and logged)."""
+    return "\x00" not in name and names.display(name) == name
+
+
 def summary(queue_name):
+    if not _storable(queue_name):
+        return Summary(0, 0, 0.0, None, None)
     cur = VaultCursor.objects.filter(queue=queue_name).first()
     if cur is None:
         return Summary(0, 0, 0.0, None, None)
@@ -174,6 +184,8 @@ def summary(queue_name):
 
 
 def entry(queue_name, pk):
+    if not _storable(queue_name):
+        return None
     return VaultEntry.objects.filter(queue=queue_name, pk=pk).first()
 
 

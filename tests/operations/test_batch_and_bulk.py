@@ -237,7 +237,7 @@ def _batch_intents_have_outcomes():
     ({"action": "run", "state": {}, "ids": [ARCHIVED[0]]}, "state must be"),
     ({"action": "run", "state": "pending", "ids": [ARCHIVED[0]]}, "cannot be run"),
     ({"action": ["run"], "ids": [ARCHIVED[0]]}, "action must be"),
-    ({"action": "run", "ids": [ARCHIVED[0], 7]}, "non-empty strings"),
+    ({"action": "run", "ids": [ARCHIVED[0], 7]}, "list of strings"),
     ({"action": "run", "ids": [f"id-{i}" for i in range(1001)]}, "At most 1000"),
 ])
 def test_a_batch_is_validated_whole_before_anything_changes(operator_client, golden, body, message):

@@ -55,8 +55,9 @@ def world(golden, roles, settings):
     op = Operation.objects.create(action="run", queue=QUEUE, state="archived", total=0, status=Operation.DONE,
                                   started_by=boss, started_by_name="boss")
     values = {"queue": QUEUE, "task_id": TASK, "field": "payload", "username": "target", "name": "pay",
-              "number": "1", "op_id": str(op.pk), "pk": None}
-    pks = {"masking": str(rule.pk), "channels": str(getattr(channel, "pk", channel))}
+              "number": "1", "op_id": str(op.pk), "pk": None, "entry_id": "3a290004-6e89-4313-99ba-fef8ca317798"}
+    pks = {"masking": str(rule.pk), "channels": str(getattr(channel, "pk", channel)), "vault": "1",
+           "sso-rules": "1"}
     client = sign_in(Client(raise_request_exception=False), boss)
     return client, values, pks
 
@@ -122,7 +123,7 @@ def send(client, method, url, body=None, content_type="application/json"):
 
 def test_the_corpus_covers_every_route():
     names = {m.group(2) for r in routes() for m in _PARAM.finditer(r)}
-    assert names <= {"queue", "task_id", "field", "username", "name", "number", "op_id", "pk"}, names
+    assert names <= {"queue", "task_id", "field", "username", "name", "number", "op_id", "pk", "entry_id"}, names
     assert len(routes()) > 60
 
 

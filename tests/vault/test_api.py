@@ -98,7 +98,7 @@ def test_bulk_run_is_an_operation(dead, client):
 
 def test_openapi_documents_the_vault(client):
     doc = client.get("/api/v1/openapi.json").json()
-    for path in ("/queues/{queue}/vault", "/queues/{queue}/vault/{id}/", "/queues/{queue}/vault/{id}/run",
+    for path in ("/queues/{queue}/vault", "/queues/{queue}/vault/{pk}/", "/queues/{queue}/vault/{pk}/run",
                  "/queues/{queue}/vault/bulk"):
         assert path in doc["paths"]
     assert "VaultEntry" in doc["components"]["schemas"]
