@@ -295,18 +295,22 @@ def _openssl(*args, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
 
 
+CERT_DAYS = 3650
+
+
 def make_certs(d: Path) -> None:
     """ca.crt (+ other-ca.crt, unrelated) and server.crt/key for 127.0.0.1."""
     d.mkdir(parents=True, exist_ok=True)
+    # Valid for years: `make test-dates` checks them on a client clock moved years ahead.
     for name in ("ca", "other-ca"):
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", str(CERT_DAYS),
                  "-subj", f"/CN=dlqadmin test {name}", "-keyout", f"{name}.key",
                  "-out", f"{name}.crt", cwd=d)
     (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
              "-keyout", "server.key", "-out", "server.csr", cwd=d)
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt", cwd=d)
+             "-CAcreateserial", "-days", str(CERT_DAYS), "-extfile", "san.ext", "-out", "server.crt", cwd=d)
 
 
 def start_tls(workdir: Path, port: int) -> TLSServer:
