@@ -2,18 +2,17 @@
 delivery attempt is audited."""
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
-from django.utils import timezone
 
 from dlqadmin.alerts.checks import run_round
 from dlqadmin.audit.models import AuditEvent
 from tests.alerts.conftest import info
 
 pytestmark = pytest.mark.django_db
-T0 = timezone.now().replace(microsecond=0)
+T0 = datetime(2029, 12, 31, 23, 59, tzinfo=UTC)  # any fixed moment: no test depends on today
 EVIL = "<!channel> <https://evil.example|Click>\nDLQ: https://evil.example/\u202eexe.pdf"
 
 

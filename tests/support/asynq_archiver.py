@@ -16,6 +16,7 @@ import datetime as dt
 import uuid
 
 from dlqadmin.asynq import keys, messages
+from dlqadmin.core import clock as app_clock
 
 MAX_ARCHIVE_SIZE = 10_000  # asynq's maxArchiveSize (ZREMRANGEBYRANK 0 -10000 keeps 9,999)
 ARCHIVED_EXPIRATION_DAYS = 90
@@ -86,7 +87,8 @@ class Archiver:
     def __init__(self, client, queue="payments", *, now=None, cap=MAX_ARCHIVE_SIZE, delete_trimmed=True):
         self.client = client
         self.queue = queue
-        self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        # Default: the application's clock (pinned by the tests' `clock` fixture).
+        self.now = now or app_clock.now
         self.cap = cap
         self.delete_trimmed = delete_trimmed
         self.script = client.register_script(_DIE)
