@@ -4,21 +4,10 @@ inline script), and Cancel changes nothing."""
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, make_user
+from tests.operations.test_browser import operator_page  # noqa: F401 - the signed-in operator fixture
 from tests.operations.conftest import ARCHIVED, Q, members
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def operator_page(page, live_server, roles):
-    user = make_user("opr", ("operator", [Q]))
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-    return page
 
 
 def test_single_delete_asks_and_cancel_keeps_the_task(operator_page, golden, live_server):
