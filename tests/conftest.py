@@ -148,10 +148,12 @@ def golden_clock(clock):
 
 # --- Real Cluster / Sentinel / TLS servers, started once per session -------------------
 # Ports of their own (cluster bus ports are port + 10000); started on first use.
-CLUSTER_PORTS = [7200, 7201, 7202, 7203, 7204, 7205]
-SENTINEL_DATA_PORTS = (7210, 7211)
-SENTINEL_PORTS = [7220, 7221, 7222]
-TLS_PORT = 7230
+# DLQADMIN_TEST_PORT_BASE (default 7200) moves them all, so two runs can share a machine.
+PORT_BASE = int(os.environ.get("DLQADMIN_TEST_PORT_BASE", "7200"))
+CLUSTER_PORTS = [PORT_BASE + i for i in range(6)]
+SENTINEL_DATA_PORTS = (PORT_BASE + 10, PORT_BASE + 11)
+SENTINEL_PORTS = [PORT_BASE + 20, PORT_BASE + 21, PORT_BASE + 22]
+TLS_PORT = PORT_BASE + 30
 
 
 @pytest.fixture(scope="session")
@@ -184,7 +186,7 @@ def redis_tls(tmp_path_factory):
     server.stop()
 
 
-ACL_PORT = 7231
+ACL_PORT = PORT_BASE + 31
 
 
 @pytest.fixture(scope="session")

@@ -17,12 +17,12 @@ import pytest
 from django.db import connection
 
 from dlqadmin.api.models import ApiToken
-from tests.conftest import DJANGO_TEST_REDIS_URL, GOLDEN, make_user
+from tests.conftest import DJANGO_TEST_REDIS_URL, GOLDEN, PORT_BASE, make_user
 from tests.support.redis_snapshot import restore
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
-PORTS = (7260, 7261)
+PORTS = (PORT_BASE + 60, PORT_BASE + 61)
 Q = "payments"
 ARCHIVED = ["15303193-7c55-5fd5-9213-8771deaccdac", "79c74fa0-387e-5d04-83e0-aef15939c31e"]
 

@@ -3,7 +3,7 @@
 `Idp.start()` installs the provider's npm packages (npm ci from the committed lock file,
 into tests/support/oidc_provider/node_modules/, not committed; redone only when the lock
 file changes), starts it on 127.0.0.1 on the first free port from DLQADMIN_TEST_OIDC_PORT
-(default 7300, 50 ports tried) and waits until it listens. Its clock is its own (the real
+(default DLQADMIN_TEST_PORT_BASE + 100, 50 ports tried) and waits until it listens. Its clock is its own (the real
 one): tests pin the application's clock to `idp.now()`.
 """
 
@@ -33,7 +33,7 @@ def accounts():
 
 
 def _free_port():
-    first = int(os.environ.get("DLQADMIN_TEST_OIDC_PORT", "7300"))
+    first = int(os.environ.get("DLQADMIN_TEST_OIDC_PORT", int(os.environ.get("DLQADMIN_TEST_PORT_BASE", "7200")) + 100))
     for port in range(first, first + 50):
         with socket.socket() as s:
             try:
