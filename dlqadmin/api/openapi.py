@@ -362,7 +362,8 @@ _OPERATION = {
         "id": {"type": "integer"},
         "url": {"type": "string", "format": "uri"},
         "status": {"type": "string", "enum": ["queued", "running", "paused", "done", "cancelled", "failed"]},
-        "action": {"type": "string", "enum": ["run", "delete", "archive", "vault_run", "vault_purge"],
+        "action": {"type": "string", "enum": ["run", "delete", "archive", "cancel", "vault_run", "vault_purge",
+                                              "orphan_scan", "orphan_capture", "orphan_delete"],
                    "description": "vault_run / vault_purge: redrive / purge vault entries (failures name "
                                   "vault entry ids)."},
         "queue": {"type": "string"},
@@ -426,10 +427,12 @@ def _action_paths(ref):
     paths["/queues/{queue}/pause"] = post("Pause the queue", [q], None, ref("ActionResult"))
     paths["/queues/{queue}/resume"] = post("Resume the queue", [q], None, ref("ActionResult"))
     paths["/queues/{queue}/batch"] = post(
-        "Run / delete / archive selected tasks now, with a result per id", [q],
+        "Run / delete / archive selected tasks, or cancel active ones, now, with a result per id", [q],
         {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["action", "ids"], "properties": {
-                "action": {"type": "string", "enum": ["run", "delete", "archive"]},
+                "action": {"type": "string", "enum": ["run", "delete", "archive", "cancel"],
+                           "description": "cancel: active tasks only (asynq's cancel channel, best effort); "
+                                          "an id no asynq server received is `no_server`, not done."},
                 "ids": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 1000},
                         "minItems": 1, "maxItems": 1000,
                         "description": "Checked as a whole first: any invalid id and nothing is done (400)."},
