@@ -106,7 +106,7 @@ def _document_common_errors(paths):
 _SEARCH_RULE = (
     "Without any filter parameter: one page of the state's tasks in asynq's order. With any of "
     "`type`, `type_prefix`, `error`, `since`, `until`, `group` (outside state=aggregating), "
-    "`retried_min`, `retried_max`, `q` or `reason` (even empty): a search. It scans the whole state in "
+    "`retried_min`, `retried_max`, `q`, `reason` or `id` (even empty): a search. It scans the whole state in "
     "bounded chunks (Redis is never blocked), `total` counts the matches, `page`/`page_size` page through "
     "them, `scanned` says how many tasks were looked at and `complete` is false if the time budget ran out "
     "first. Filters combine (AND). Masking rule: without the reveal right on the queue "
@@ -129,9 +129,13 @@ _FILTER_PARAMS = [
     {"name": "retried_max", "in": "query", "schema": {"type": "integer", "minimum": 0}},
     {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Payload search `field=value`: "
      "the JSON payload's value at the dotted path (`customer.email`, `items.0.sku`) equals value (numbers, "
-     "booleans and null as JSON text). Masked payload unless you may reveal."},
+     "booleans and null as JSON text). Masked payload unless you may reveal. Without `=`: a task id "
+     "(as `id`)."},
     {"name": "reason", "in": "query", "schema": {"type": "string"}, "description": "The masked, normalised "
      "error of a failure group (see /failures); empty selects tasks without an error."},
+    {"name": "id", "in": "query", "schema": {"type": "string"}, "description": "A task id, exact (any "
+     "characters; an id that is not UTF-8 text as `~b64:<base64 of its bytes>`). The task is looked up, not "
+     "scanned for: it matches if it is in `state` and meets the other filters (`scanned` is 1)."},
 ]
 _FAILURE_GROUP = {
     "type": "object",

@@ -233,7 +233,7 @@ def batch(request, queue):
 # --- bulk ----------------------------------------------------------------------------------
 
 _FILTER_KEYS = ("type", "type_prefix", "error", "since", "until", "group", "retried_min", "retried_max", "q",
-                "reason")
+                "reason", "id")
 
 
 @require_POST
