@@ -78,21 +78,25 @@ _ERROR = {
 _COMMON = {
     "get": {
         "400": "Bad parameter (also: a NUL character in any parameter, a value out of range)",
-        "401": "Not authenticated (no or an unknown token, or an expired session)",
+        "401": "Not authenticated: no token, an unknown, revoked or expired one (token_expired), one of a "
+               "deactivated user, or an expired session",
         "403": "Not allowed: missing right, or a second factor is required first (mfa_required)",
         "404": "No such queue, task or operation (or not visible to you)",
         "405": "Method not allowed (see the Allow header)",
+        "429": "Too many requests with this token in the current window (rate_limited; see Retry-After)",
         "503": "asynq's Redis or the database is unreachable (redis_unavailable, database_unavailable)",
     },
 }
 _COMMON["post"] = {**_COMMON["get"],
                    "400": "Bad body: not a JSON object, a member of the wrong type, nested too deeply, a "
                           "NUL character or a lone surrogate in a text",
-                   "403": "Not allowed: missing right (audited), CSRF token missing for a session, or a "
+                   "403": "Not allowed: missing right (audited), a token whose scope does not cover the "
+                          "request (insufficient_scope, audited), CSRF token missing for a session, or a "
                           "second factor is required first (mfa_required)"}
 
 
-_COMMON["delete"] = dict(_COMMON["get"])
+_COMMON["delete"] = {**_COMMON["get"], "403": "Not allowed: missing right (audited), or a token without the "
+                                              "admin scope (insufficient_scope, audited)"}
 
 
 def _document_common_errors(paths):
@@ -182,7 +186,10 @@ def schema(server_url):
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "Token from `python manage.py create_api_token USERNAME`."},
+                           "description": "Token from `python manage.py create_api_token USERNAME "
+                                          "[--scope read|operate|admin] [--expires-in 90d]`. Scope read: GET "
+                                          "only; operate: also actions (POST); admin: also DELETE of a queue. "
+                                          "Never more than the user's roles. Rate limited per token (429)."},
                 "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
             },
             "schemas": {"QueueInfo": _QUEUE_INFO, "TaskInfo": _TASK_INFO, "Error": _ERROR,
