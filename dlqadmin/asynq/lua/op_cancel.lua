@@ -25,27 +25,25 @@ if #KEYS > n then
   end
 end
 local out = {}
+local function answer(code, state)
+  out[#out + 1] = code
+  out[#out + 1] = state
+end
 for i = 1, n do
   local key = KEYS[i]
   local kind = redis.call("TYPE", key)["ok"]
+  local state = false
+  if kind == "hash" then
+    state = redis.call("HGET", key, "state")
+  end
   if kind == "none" then
-    out[#out + 1] = -10
-    out[#out + 1] = false
-  elseif kind ~= "hash" then
-    out[#out + 1] = -4
-    out[#out + 1] = false
+    answer(-10, false)
+  elseif not state then
+    answer(-4, false)
+  elseif state ~= "active" then
+    answer(-2, state)
   else
-    local state = redis.call("HGET", key, "state")
-    if not state then
-      out[#out + 1] = -4
-      out[#out + 1] = false
-    elseif state ~= "active" then
-      out[#out + 1] = -2
-      out[#out + 1] = state
-    else
-      out[#out + 1] = redis.call("PUBLISH", ARGV[1], ARGV[i + 2])
-      out[#out + 1] = state
-    end
+    answer(redis.call("PUBLISH", ARGV[1], ARGV[i + 2]), state)
   end
 end
 return out
