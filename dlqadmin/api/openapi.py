@@ -206,7 +206,7 @@ def schema(server_url):
                 "parameters": [_name_param("queue", "queue name")],
                 "responses": _responses(ref("QueueInfo")),
             }, "delete": {
-                "summary": "Delete the queue (admins; asynq's DeleteQueue; audited)",
+                "summary": "Delete the queue (admins, with a token of the admin scope; asynq's DeleteQueue; audited)",
                 "description": "Without force, only a queue with no pending, active, scheduled, retry or archived "
                                "task (completed and aggregating tasks do not count); with force=true those tasks "
                                "are deleted too, but never while a task is active. A refusal is 409 with asynq's "
