@@ -24,7 +24,7 @@ def queues(request):
     return JsonResponse({"queues": [serializers.queue_info(request, qi) for qi in infos]})
 
 
-@api_view(methods=("GET", "DELETE"))
+@api_view(methods=("GET", "DELETE"), admin_methods=("DELETE",))
 @queue_view()
 def queue(request, queue):
     if request.method == "DELETE":

@@ -27,7 +27,7 @@ class Operation(models.Model):
     ACTIVE = (QUEUED, RUNNING, PAUSED)
     FINISHED = (DONE, CANCELLED, FAILED)
 
-    ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive"),
+    ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive"), ("cancel", "cancel"),
                ("vault_run", "redrive from the vault"), ("vault_purge", "purge from the vault"),
                ("orphan_scan", "scan for orphaned task hashes"),
                ("orphan_capture", "capture orphaned task hashes into the vault"),

@@ -183,7 +183,7 @@ def _fragment(request, template, context, status=200):
 @require_POST
 @queue_view()
 def batch(request, queue):
-    action = request.POST.get("action", "")
+    action = "cancel" if request.POST.get("all_active") else request.POST.get("action", "")
     state = request.POST.get("state") or None
     ids = request.POST.getlist("ids")
     if request.POST.get("all_page"):
@@ -191,9 +191,19 @@ def batch(request, queue):
     ids = list(dict.fromkeys(names.from_form_value(i) for i in ids if i))
     context = {"queue_name": queue.name, "action": action, "state": state, "ids": ids,
                "back": _queue_url(queue, state)}
-    if action not in services.ALLOWED:
-        context["error"] = "Choose run, delete or archive."
+    if action not in services.BATCH_ALLOWED:
+        context["error"] = "Choose run, delete, archive or cancel."
         return _fragment(request, "operations/batch.html", context, status=400)
+    if action == "cancel" and request.POST.get("all_active") and request.POST.get("confirmed") != "1":
+        # "Cancel all active": the ids active now; the confirmation lists what it sends.
+        try:
+            ids = context["ids"] = services.active_ids(queue)
+        except RedisUnavailable:
+            context["error"] = "Redis is unreachable: nothing was changed."
+            return _fragment(request, "operations/batch.html", context, status=503)
+        if not ids:
+            context["error"] = "No task of this queue is active now: there is nothing to cancel."
+            return _fragment(request, "operations/batch.html", context, status=409)
     if not ids:
         context["error"] = "Select at least one task first."
         return _fragment(request, "operations/batch.html", context, status=400)
@@ -223,7 +233,7 @@ def batch(request, queue):
 # --- bulk ----------------------------------------------------------------------------------
 
 _FILTER_KEYS = ("type", "type_prefix", "error", "since", "until", "group", "retried_min", "retried_max", "q",
-                "reason")
+                "reason", "id")
 
 
 @require_POST

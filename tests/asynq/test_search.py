@@ -117,7 +117,7 @@ def test_filter_query_round_trip():
         ({"since": "yesterday"}, "since must be"),
         ({"retried_min": "-1"}, "retried_min must be"),
         ({"retried_min": "5", "retried_max": "2"}, "retried_min must not be greater"),
-        ({"q": "no equals sign"}, "field=value"),
+        ({"q": "no equals sign", "id": "another"}, "another task id"),
         ({"q": "=x"}, "field=value"),
         ({"q": "a..b=x"}, "dotted path"),
         ({"since": "2026-02-01", "until": "2026-01-01"}, "since must be before until"),
@@ -510,3 +510,11 @@ def test_resume_list_state(r, seed):
 def test_malformed_cursor(r, cursor):
     with pytest.raises(ValueError, match="cursor"):
         search(r, "q", "archived", resume=cursor)
+
+
+def test_id_filter_from_query_round_trip():
+    for query, want in [({"id": " a=b\x00 "}, " a=b\x00 "), ({"q": " task-1 "}, "task-1"), ({"q": "x", "id": "x"}, "x")]:
+        f = TaskFilter.from_query(query)
+        assert f.id == want and f.payload_field is None
+        assert TaskFilter.from_query(f.to_query()) == f
+    assert TaskFilter(id="x").admits_broken and not TaskFilter(id="x", type="t").admits_broken
