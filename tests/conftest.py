@@ -45,12 +45,35 @@ def _empty_cache(request, django_db_blocker):
     yield
 
 
+# Redis setups a test can run on. A test marked ``@ON_EVERY_REDIS`` (or, in tests/asynq,
+# a module saying ``REDIS_BACKENDS = BACKENDS``) runs once on one Redis and once on a real
+# Cluster (3 masters + 3 replicas), with the same expectations.
+BACKENDS = ["redis", "cluster"]
+ON_EVERY_REDIS = pytest.mark.parametrize("redis_backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def asynq_redis(settings):
-    """An empty Redis DB that the app under test reads as asynq's Redis; emptied after."""
-    client = redis.Redis.from_url(DJANGO_TEST_REDIS_URL)
+def redis_backend(request):
+    return getattr(request, "param", "redis")
+
+
+@pytest.fixture
+def asynq_redis_url(request, redis_backend):
+    """The URL of asynq's Redis for this test: the Django test DB, or the test cluster."""
+    if redis_backend == "cluster":
+        return request.getfixturevalue("redis_cluster").url
+    return DJANGO_TEST_REDIS_URL
+
+
+@pytest.fixture
+def asynq_redis(settings, redis_backend, asynq_redis_url):
+    """An empty Redis DB (in a cluster: every master emptied) that the app under test
+    reads as asynq's Redis; emptied after."""
+    from dlqadmin.asynq import connect
+
+    client = connect(asynq_redis_url) if redis_backend == "cluster" else redis.Redis.from_url(asynq_redis_url)
     client.flushdb()
-    settings.ASYNQ_REDIS_URL = DJANGO_TEST_REDIS_URL
+    settings.ASYNQ_REDIS_URL = asynq_redis_url
     yield client
     client.flushdb()
     client.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from dlqadmin.asynq import Inspector, connect, keys, messages
+from tests.conftest import BACKENDS  # noqa: F401 - re-exported for the modules here
 from tests.support.redis_snapshot import restore
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "asynq-golden"
@@ -66,8 +67,7 @@ def generated_at(golden_inspector) -> dt.datetime:
 
 # A module whose tests hold for every Redis setup says ``REDIS_BACKENDS = BACKENDS``:
 # each of its tests that uses Redis then runs on one Redis and on a real Cluster
-# (3 masters + 3 replicas).
-BACKENDS = ["redis", "cluster"]
+# (3 masters + 3 replicas). The ``redis_backend`` fixture is the root conftest's.
 
 
 def pytest_generate_tests(metafunc):
@@ -90,11 +90,6 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-
-
-@pytest.fixture
-def redis_backend(request):
-    return getattr(request, "param", "redis")
 
 
 @pytest.fixture
