@@ -26,7 +26,6 @@ def rows(queue="payments"):
     return list(VaultEntry.objects.filter(queue=queue).order_by("archived_score", "task_id"))
 
 
-@ON_EVERY_REDIS
 def test_every_death_is_captured_with_its_facts(archiver, clock):
     task_id, msg = archiver.die(payload=b'{"card_number": "4111111111111111", "to": "ann@example.com"}',
                                 error="smtp to ann@example.com: 550")
@@ -165,7 +164,6 @@ def test_trimmed_while_capture_runs_every_death_captured(asynq_redis, asynq_redi
     assert sum(1 for s in by_status.values() if s == TRIMMED) == total - 499
 
 
-@ON_EVERY_REDIS
 def test_orphans_left_by_old_asynq_trims_count_as_trimmed(asynq_redis, clock, monkeypatch):
     monkeypatch.setattr(capture, "ARCHIVE_CAP", 9)
     archiver = Archiver(asynq_redis, "payments", now=clock, cap=10, delete_trimmed=False)
