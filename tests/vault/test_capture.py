@@ -14,7 +14,10 @@ from tests.conftest import GOLDEN, ON_EVERY_REDIS
 from tests.support.asynq_archiver import Archiver
 from tests.support.fake_slack import fake_slack  # noqa: F401 - fixture
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each test in one rolled-back transaction (the capture's own transactions become
+# savepoints): emptying every table after a transactional test costs seconds. Only the
+# test whose scheduler process must see the rows commits them.
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
@@ -234,6 +237,7 @@ def test_key_rotation_reencrypts(archiver, settings):
     assert crypto.decrypt(VaultEntry.objects.get().msg_encrypted) == msg
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_scheduler_leader_captures(asynq_redis):
     """A real run_scheduler process: its leader captures, within seconds."""
     from tests.alerts.test_scheduler import Scheduler, wait_until
