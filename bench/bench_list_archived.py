@@ -139,7 +139,7 @@ def bench_size(client, n: int, page_size: int, repeat: int, trials: int) -> list
         start = (page - 1) * page_size
         keys_ = [keys.archived(QUEUE), keys.lease(QUEUE), keys.ALL_QUEUES]
         argv = ["zset", start, start + page_size - 1, keys.task_prefix(QUEUE), "none",
-                keys.encode_name(QUEUE)]
+                "asc", keys.encode_name(QUEUE)]
 
         def redis_only(keys_=keys_, argv=argv):
             return inspector._script(inspector_module._LIST_PAGE, keys_, argv)

@@ -45,6 +45,8 @@ _LIST_STATES = frozenset({"pending", "active"})
 # What list_page.lua returns per task besides msg and result.
 _WHEN_SLOT = {"scheduled": "score", "retry": "score", "active": "lease"}
 MAX_PAGE_SIZE = 1000
+# Page orders of list_tasks: asynq's own ("asc") and its reverse.
+ORDERS = ("asc", "desc")
 
 # asynq's memory-usage sampling parameters (rdb.memoryUsage).
 _TASK_SAMPLE_SIZE = 20
@@ -486,12 +488,16 @@ class Inspector(ScriptClient):
         page: int = 1,
         page_size: int = 20,
         group: str | None = None,
+        order: str = "asc",
     ) -> TaskPage:
         """One page of a state's tasks in asynq's order (pending/active oldest
-        first, zsets by ascending score). ``state="aggregating"`` lists the
-        group ``group``. One Redis round trip."""
+        first, zsets by ascending score), or its reverse with ``order="desc"``
+        (the archived set newest death first), read in that order by Redis.
+        ``state="aggregating"`` lists the group ``group``. One Redis round trip."""
         if state not in TASK_STATES:
             raise ValueError(f"unknown task state {state!r}; expected one of {TASK_STATES}")
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; expected one of {ORDERS}")
         _check_page(page, page_size)
         if state == "aggregating":
             if not group:
@@ -509,6 +515,7 @@ class Inspector(ScriptClient):
             start + page_size - 1,
             keys.task_prefix(queue),
             _WHEN_SLOT.get(state, "none"),
+            order,
         ]
         if self._cluster:
             reply = self._with_queue_check(queue, _LIST_PAGE.args(keys_, argv))

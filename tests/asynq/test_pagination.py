@@ -223,3 +223,34 @@ def test_cluster_code_path_gives_the_same_page(inspector, pending_250, r):
         cluster_style.list_tasks("nope", "pending")
     with pytest.raises(QueueNotFound):
         inspector.list_tasks("nope", "pending")
+
+
+# --- newest first (order="desc"): Redis reads the reverse range, nothing more -------------
+
+def test_pending_newest_first_is_the_reverse(inspector, pending_250):
+    first = inspector.list_tasks("q", "pending", page=1, page_size=100, order="desc")
+    assert ids(first) == pending_250[::-1][:100]
+    assert first.total == 250
+    last = inspector.list_tasks("q", "pending", page=3, page_size=100, order="desc")
+    assert ids(last) == pending_250[::-1][200:]
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 4, 5, 6])
+def test_archived_newest_first_pages(inspector, archived_zset, page_size):
+    seen = []
+    for page in range(1, 8):
+        seen += ids(inspector.list_tasks("q", "archived", page=page, page_size=page_size, order="desc"))
+    assert seen == archived_zset[::-1]
+
+
+def test_newest_first_keeps_the_scores(inspector, seed):
+    for i, score in enumerate([NOW_S + 30, NOW_S + 10, NOW_S + 20]):
+        seed.add("q", "retry", seed.message("q", f"s{i}"), score=score)
+    page = inspector.list_tasks("q", "retry", order="desc")
+    assert ids(page) == ["s0", "s2", "s1"]
+    assert [t.next_process_at for t in page.tasks] == [NOW + dt.timedelta(seconds=s) for s in (30, 20, 10)]
+
+
+def test_unknown_order_is_refused(inspector):
+    with pytest.raises(ValueError):
+        inspector.list_tasks("q", "archived", order="sideways")
