@@ -66,3 +66,46 @@ def urlencode_dict(value):
     from urllib.parse import urlencode
 
     return urlencode(value or {})
+
+
+def relative(value, now):
+    """'3 h ago' / 'in 5 min' / 'just now' for `value` seen from `now` (both aware)."""
+    seconds = (value - now).total_seconds()
+    span = abs(seconds)
+    if span < 45:
+        return "just now"
+    for size, unit in ((86400 * 365, "y"), (86400 * 30, "mo"), (86400, "d"), (3600, "h"), (60, "min")):
+        if span >= size:
+            amount = int(span // size)
+            break
+    text = f"{amount} {unit}"
+    return f"{text} ago" if seconds < 0 else f"in {text}"
+
+
+@register.filter
+def ago(value):
+    """A datetime as '<time title="… UTC">3 h ago</time>' on the app clock (core.clock),
+    the exact UTC time on hover and for screen readers via datetime; an em dash when unset."""
+    if not value:
+        return "—"
+    from django.utils.html import format_html
+
+    from dlqadmin.core import clock
+
+    return format_html('<time class="ago" datetime="{}" title="{}">{}</time>',
+                       value.strftime("%Y-%m-%dT%H:%M:%SZ"), utc(value), relative(value, clock.now()))
+
+
+@register.filter
+def row_id(value):
+    """An HTML id for a task's row: ids are any bytes, so a digest of them (core/names.py)."""
+    return "task-" + names.key(value)[:20]
+
+
+@register.filter
+def thousands(value):
+    """1400 -> '1,400' (no locale machinery: the dashboard is in English)."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return value

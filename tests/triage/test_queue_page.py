@@ -1,0 +1,76 @@
+"""The queue page as triage wants it: the DLQ tab first, newest deaths first (read in
+Redis), "Showing 1–20 of 45", first / last / jump-to-page, and a filtered URL shown
+as the filtered list."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+
+from tests.asynq.conftest import Seeder
+
+pytestmark = pytest.mark.django_db
+
+Q = "dlq"
+BASE = dt.datetime(2031, 5, 14, 6, 30, tzinfo=dt.UTC)  # the clock fixture stands at 09:30
+
+
+@pytest.fixture
+def dead_45(asynq_redis, clock):
+    """d00..d44 died one minute apart, d44 last."""
+    seed = Seeder(asynq_redis)
+    pipe = asynq_redis.pipeline(transaction=False)
+    for i in range(45):
+        at = int((BASE + dt.timedelta(minutes=i)).timestamp())
+        msg = seed.message(Q, f"d{i:02d}", last_failed_at=at, error_msg=f"boom {i % 7}", retried=25)
+        seed.add(Q, "archived", msg, score=at, pipe=pipe)
+    seed.add(Q, "pending", seed.message(Q, "p0"), pipe=pipe)
+    pipe.execute()
+    return [f"d{i:02d}" for i in range(45)]
+
+
+def rows(html):
+    return re.findall(r'<tr data-task="([^"]+)"', html)
+
+
+def test_dlq_tab_first_and_newest_dead_first(dead_45, staff_client):
+    html = staff_client.get(reverse("triage:queue", args=[Q])).content.decode()
+    tabs = re.findall(r'data-state="([a-z]+)"', html)
+    assert tabs[0] == "archived"
+    assert rows(html) == dead_45[::-1][:20]
+    assert "Showing 1–20 of 45 archived tasks" in html
+    # The first task row comes before the search form and the failure reasons.
+    assert html.index('id="tasks"') < html.index('role="search"') < html.index('id="failures"')
+
+
+def test_oldest_first_is_offered(dead_45, staff_client):
+    html = staff_client.get(reverse("triage:queue", args=[Q]), {"order": "oldest", "page": 3}).content.decode()
+    assert rows(html) == dead_45[40:]
+    assert "Showing 41–45 of 45" in html
+    bad = staff_client.get(reverse("triage:queue", args=[Q]), {"order": "sideways"})
+    assert bad.status_code == 400 and "order must be newest or oldest" in bad.content.decode()
+
+
+def test_first_last_and_jump(dead_45, staff_client):
+    html = staff_client.get(reverse("triage:queue", args=[Q]), {"page": 2}).content.decode()
+    assert rows(html) == dead_45[::-1][20:40]
+    assert 'id="page-first"' in html and 'id="page-last"' in html
+    last = re.search(r'id="page-last"', html) and re.search(r'href="([^"]*page=3[^"]*)"[^>]*id="page-last"', html)
+    assert last, "the Last link goes to page 3"
+    assert re.search(r'<input type="number" name="page" id="jump-page" min="1" max="3" value="2"', html)
+
+
+def test_dates_are_relative_with_utc_on_hover(dead_45, staff_client):
+    html = staff_client.get(reverse("triage:queue", args=[Q])).content.decode()
+    # d44 died at 07:14, the app clock says 09:30.
+    assert '<time class="ago" datetime="2031-05-14T07:14:00Z" title="2031-05-14 07:14:00 UTC">2 h ago</time>' in html
+
+
+def test_a_filtered_queue_url_shows_the_filtered_list(dead_45, staff_client):
+    url = reverse("triage:queue", args=[Q])
+    response = staff_client.get(url, {"state": "archived", "error": "boom 3"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("triage:search", args=[Q]) + "?")
+    html = staff_client.get(response["Location"]).content.decode()
+    assert set(rows(html)) == {f"d{i:02d}" for i in range(45) if i % 7 == 3}
