@@ -109,3 +109,30 @@ def thousands(value):
         return f"{int(value):,}"
     except (TypeError, ValueError):
         return value
+
+
+@register.filter
+def picker_value(value, end=""):
+    """A since / until URL value (a date or an ISO time) as a datetime-local field's
+    value (YYYY-MM-DDTHH:MM:SS, UTC); '' when it is not one. A date `until` (end="until")
+    includes its day, so it becomes the next midnight: the same search."""
+    from datetime import date, datetime
+
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return (day + timedelta(days=1 if end == "until" else 0)).strftime("%Y-%m-%dT00:00:00")
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if moment.tzinfo is not None:
+        from datetime import UTC
+
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
