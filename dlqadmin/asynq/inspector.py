@@ -242,7 +242,10 @@ _QUEUE_STATS = _Script("queue_stats")
 _LIST_PAGE = _Script("list_page")
 _GET_TASK = _Script("get_task")
 _GROUPS = _Script("groups")
-_SCRIPTS = (_QUEUE_STATS, _LIST_PAGE, _GET_TASK, _GROUPS)
+_NEIGHBOURS = _Script("neighbours")
+_SCRIPTS = (_QUEUE_STATS, _LIST_PAGE, _GET_TASK, _GROUPS, _NEIGHBOURS)
+# How far into a pending / active list neighbours() looks for a task (LPOS MAXLEN).
+NEIGHBOUR_SCAN = 10_000
 
 
 
@@ -479,6 +482,29 @@ class Inspector(ScriptClient):
         return sorted(found, key=lambda g: g.group)
 
     # -- tasks --------------------------------------------------------------------
+
+    @_wrap_unavailable
+    def neighbours(self, queue: str, state: str, task_id: str, *, order: str = "asc",
+                   group: str | None = None) -> tuple[str | None, str | None] | None:
+        """(previous id, next id) of a task in list_tasks' order for ``state``
+        (None at an end), or None if the task is not in that state (any more).
+        One Redis round trip; in a pending / active list only the first
+        NEIGHBOUR_SCAN entries are searched, so the work stays bounded."""
+        if state not in TASK_STATES:
+            raise ValueError(f"unknown task state {state!r}; expected one of {TASK_STATES}")
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; expected one of {ORDERS}")
+        if state == "aggregating":
+            if not group:
+                return None
+            id_key = keys.group(queue, group)
+        else:
+            id_key = keys.state_key(queue, state)
+        argv = ["list" if state in _LIST_STATES else "zset", keys.encode_name(task_id), order, NEIGHBOUR_SCAN]
+        found, before, after = self._with_queue_check(queue, _NEIGHBOURS.args([id_key], argv))
+        if not found:
+            return None
+        return (_decode(before) if before else None, _decode(after) if after else None)
 
     @_wrap_unavailable
     def list_tasks(

@@ -3,7 +3,7 @@ through dlqadmin.access, so nothing here decides who may see what."""
 
 from dataclasses import dataclass
 
-from dlqadmin.asynq import TASK_STATES
+from dlqadmin.asynq import TASK_STATES, DamagedData
 from dlqadmin.asynq.inspector import ServerInfo
 from dlqadmin.core.asynq_client import inspector
 from dlqadmin.masking.selectors import masker_for, masker_lookup
@@ -82,6 +82,16 @@ class Showing:
 def showing(page, page_size, shown, total):
     first = (page - 1) * page_size + 1 if shown else 0
     return Showing(first=first, last=first + shown - 1 if shown else 0, total=total)
+
+
+def neighbours(name, state, task_id, order="asc", group=None):
+    """(previous id, next id) of a task in its list's order, or (None, None) when it
+    has left that state or the state cannot be read."""
+    try:
+        found = inspector().neighbours(name, state, task_id, order=order, group=group or None)
+    except DamagedData:
+        return None, None
+    return found or (None, None)
 
 
 def raw_task(name, task_id):
@@ -192,5 +202,5 @@ def scheduler_events(entry_id, page, page_size):
 
 
 __all__ = ["TASK_STATES", "DLQ_STATE", "queue_infos", "totals", "queue_info", "groups", "history",
-           "task_page", "showing", "task", "raw_task", "task_field", "servers", "scheduler_entries", "scheduler_entry",
+           "task_page", "showing", "neighbours", "task", "raw_task", "task_field", "servers", "scheduler_entries", "scheduler_entry",
            "scheduler_event_count", "scheduler_events", "redis_overview"]

@@ -16,7 +16,7 @@ from dlqadmin.asynq import TASK_STATES, DamagedData, QueueNotFound, TaskNotFound
 from dlqadmin.vault import selectors as vault_selectors
 
 from . import search, selectors, services
-from .params import BadParameter, parse_listing, parse_page
+from .params import ORDERS, BadParameter, default_order, parse_listing, parse_page
 
 
 # The queue page's tabs: the dead-letter queue first, then asynq's order.
@@ -101,9 +101,16 @@ def _task_context(request, queue, task_id, *, reveal_error=None):
         task = selectors.task(queue.name, task_id, reveal=reveal is not None)
     except (QueueNotFound, TaskNotFound):
         raise Http404("No such task.") from None
+    order = request.GET.get("order") or default_order(task.state)
+    order = order if order in ORDERS else default_order(task.state)
+    before, after = (None, None) if task.broken else selectors.neighbours(
+        queue.name, task.state, task_id, "desc" if order == "newest" else "asc", task.group)
     return {
         "queue_name": queue.name,
         "task": task,
+        "order": order,
+        "previous_id": before,
+        "next_id": after,
         "reveal": reveal,
         "may_reveal": may(request.user, REVEAL_QUEUE, queue),
         "may_operate": may(request.user, OPERATE_QUEUE, queue),

@@ -254,3 +254,19 @@ def test_newest_first_keeps_the_scores(inspector, seed):
 def test_unknown_order_is_refused(inspector):
     with pytest.raises(ValueError):
         inspector.list_tasks("q", "archived", order="sideways")
+
+
+# --- neighbours: previous / next of one task in the same order ------------------------------
+
+def test_neighbours_follow_the_page_order(inspector, archived_zset, pending_250):
+    z = archived_zset
+    assert inspector.neighbours("q", "archived", z[0]) == (None, z[1])
+    assert inspector.neighbours("q", "archived", z[2]) == (z[1], z[3])
+    assert inspector.neighbours("q", "archived", z[2], order="desc") == (z[3], z[1])
+    assert inspector.neighbours("q", "archived", z[-1], order="desc") == (None, z[-2])
+    assert inspector.neighbours("q", "archived", "nope") is None
+    p = pending_250
+    assert inspector.neighbours("q", "pending", p[0]) == (None, p[1])
+    assert inspector.neighbours("q", "pending", p[100]) == (p[99], p[101])
+    assert inspector.neighbours("q", "pending", p[100], order="desc") == (p[101], p[99])
+    assert inspector.neighbours("q", "pending", p[-1], order="desc") == (None, p[-2])

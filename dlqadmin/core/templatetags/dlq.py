@@ -136,3 +136,26 @@ def picker_value(value, end=""):
 
         moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@register.filter
+def task_url(task_id, queue):
+    """The task page of (queue, task_id) as the audit log shows them, or '' when the
+    shown names cannot be a route (odd bytes are shown escaped)."""
+    from django.urls import NoReverseMatch, reverse
+
+    if not task_id or not queue:
+        return ""
+    try:
+        return reverse("triage:task", args=[queue, task_id])
+    except NoReverseMatch:
+        return ""
+
+
+@register.filter
+def operation_url(detail):
+    """The operation page an audit record's detail names (detail["operation"]), or ''."""
+    from django.urls import reverse
+
+    op = detail.get("operation") if isinstance(detail, dict) else None
+    return reverse("operations:detail", args=[op]) if isinstance(op, int) and op > 0 else ""
