@@ -59,6 +59,8 @@ BULK_RESUME = "operation.resume"
 ALLOWED = {"run": RUN_STATES, "delete": DELETE_STATES, "archive": ARCHIVE_STATES}
 ALLOWED_ALL = {"run": RUN_ALL_STATES, "delete": DELETE_ALL_STATES, "archive": ARCHIVE_ALL_STATES}
 VERBS = {"run": "run", "delete": "deleted", "archive": "archived"}
+# The confirmation buttons' verbs ("Yes, retry 600 tasks", "Yes, delete 12 tasks").
+IMPERATIVES = {"run": "retry", "delete": "delete", "archive": "archive"}
 DONE_TEXT = {"run": "Task queued to run now.", "delete": "Task deleted.", "archive": "Task archived.",
              "retry_fresh": "Task queued to run now with a fresh retry budget.",
              "edit": "Payload saved and task queued to run."}

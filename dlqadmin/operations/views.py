@@ -241,7 +241,7 @@ def bulk(request, queue):
     rate = request.POST.get("rate") or None
     query = {k: request.POST[k] for k in _FILTER_KEYS if request.POST.get(k, "") != ""}
     context = {"queue_name": queue.name, "action": action, "state": state, "agg_group": group, "rate": rate,
-               "filter": query, "back": _queue_url(queue, state), "verb": services.VERBS.get(action, action)}
+               "filter": query, "back": _queue_url(queue, state), "verb": services.IMPERATIVES.get(action, action)}
     try:
         if request.POST.get("confirmed") != "1":
             count = services.preview_bulk(request, queue, action, state, query, rate, group)

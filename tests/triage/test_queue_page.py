@@ -74,3 +74,22 @@ def test_a_filtered_queue_url_shows_the_filtered_list(dead_45, staff_client):
     assert response["Location"].startswith(reverse("triage:search", args=[Q]) + "?")
     html = staff_client.get(response["Location"]).content.decode()
     assert set(rows(html)) == {f"d{i:02d}" for i in range(45) if i % 7 == 3}
+
+
+def test_task_page_previous_next_in_the_list_order(dead_45, staff_client):
+    url = reverse("triage:task", args=[Q, "d10"])
+    html = staff_client.get(url).content.decode()  # the DLQ's default: newest first
+    assert 'id="task-prev" href="/queues/dlq/tasks/d11/?order=newest"' in html
+    assert 'id="task-next" href="/queues/dlq/tasks/d09/?order=newest"' in html
+    html = staff_client.get(url, {"order": "oldest"}).content.decode()
+    assert 'id="task-prev" href="/queues/dlq/tasks/d09/?order=oldest"' in html
+    html = staff_client.get(reverse("triage:task", args=[Q, "d44"])).content.decode()
+    assert 'id="task-prev"' not in html and 'id="task-next" href="/queues/dlq/tasks/d43/' in html
+
+
+def test_skip_retry_errors_warn(asynq_redis, clock, staff_client):
+    seed = Seeder(asynq_redis)
+    seed.add(Q, "archived", seed.message(Q, "s1", error_msg="card declined: skip retry for the task"), score=1)
+    seed.add(Q, "archived", seed.message(Q, "s2", error_msg="timeout"), score=2)
+    assert 'id="skip-retry-warning"' in staff_client.get(reverse("triage:task", args=[Q, "s1"])).content.decode()
+    assert 'id="skip-retry-warning"' not in staff_client.get(reverse("triage:task", args=[Q, "s2"])).content.decode()
