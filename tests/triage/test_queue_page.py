@@ -23,7 +23,8 @@ def dead_45(asynq_redis, clock):
     pipe = asynq_redis.pipeline(transaction=False)
     for i in range(45):
         at = int((BASE + dt.timedelta(minutes=i)).timestamp())
-        msg = seed.message(Q, f"d{i:02d}", last_failed_at=at, error_msg=f"boom {i % 7}", retried=25)
+        msg = seed.message(Q, f"d{i:02d}", type=f"job:{i % 7}", last_failed_at=at, error_msg=f"boom {i % 7}",
+                           retried=25)
         seed.add(Q, "archived", msg, score=at, pipe=pipe)
     seed.add(Q, "pending", seed.message(Q, "p0"), pipe=pipe)
     pipe.execute()
@@ -93,3 +94,19 @@ def test_skip_retry_errors_warn(asynq_redis, clock, staff_client):
     seed.add(Q, "archived", seed.message(Q, "s2", error_msg="timeout"), score=2)
     assert 'id="skip-retry-warning"' in staff_client.get(reverse("triage:task", args=[Q, "s1"])).content.decode()
     assert 'id="skip-retry-warning"' not in staff_client.get(reverse("triage:task", args=[Q, "s2"])).content.decode()
+
+
+def test_failure_reasons_top_five_then_all(dead_45, staff_client):
+    html = staff_client.get(reverse("triage:failures", args=[Q]), headers={"HX-Request": "true"}).content.decode()
+    top, rest = html.split('id="more-failures"')
+    assert top.count("<tr>") - 1 == 5 and "All 7 reasons" in rest and rest.count("<tr>") - 1 == 2
+    assert "Retry all" not in html  # a viewer: links to select, no actions
+
+
+def test_failure_rows_offer_bulk_actions_to_operators(dead_45, roles, client):
+    from tests.conftest import make_user, sign_in
+
+    sign_in(client, make_user("op1", ("operator", [Q])))
+    html = client.get(reverse("triage:failures", args=[Q]), headers={"HX-Request": "true"}).content.decode()
+    assert html.count(">Retry all 7…</button>") == 3 and html.count(">Delete all 6…</button>") == 4
+    assert 'name="reason" value="boom &lt;n&gt;"' in html and 'name="type" value="job:0"' in html
