@@ -80,6 +80,8 @@ def queue_detail(request, queue):
         "queue": info,
         "listing": listing,
         "states": [(s, getattr(info, s)) for s in TAB_ORDER],
+        # Task links carry a chosen order, so the task page's previous / next follow the list.
+        "task_query": "" if listing.order == default_order(listing.state) else f"?order={listing.order}",
         "showing": selectors.showing(listing.page, listing.page_size, len(tasks), page.total if page else 0),
         "groups": groups,
         "page": page,

@@ -40,7 +40,7 @@ def test_dlq_tab_first_and_newest_dead_first(dead_45, staff_client):
     tabs = re.findall(r'data-state="([a-z]+)"', html)
     assert tabs[0] == "archived"
     assert rows(html) == dead_45[::-1][:20]
-    assert "Showing 1–20 of 45 archived tasks" in html
+    assert "Showing 1–20 of 45 archived tasks" in html and 'href="/queues/dlq/tasks/d44/"' in html
     # The first task row comes before the search form and the failure reasons.
     assert html.index('id="tasks"') < html.index('role="search"') < html.index('id="failures"')
 
@@ -49,6 +49,8 @@ def test_oldest_first_is_offered(dead_45, staff_client):
     html = staff_client.get(reverse("triage:queue", args=[Q]), {"order": "oldest", "page": 3}).content.decode()
     assert rows(html) == dead_45[40:]
     assert "Showing 41–45 of 45" in html
+    # Task links carry the chosen order, so the task page's previous / next follow it.
+    assert 'href="/queues/dlq/tasks/d40/?order=oldest"' in html
     bad = staff_client.get(reverse("triage:queue", args=[Q]), {"order": "sideways"})
     assert bad.status_code == 400 and "order must be newest or oldest" in bad.content.decode()
 
