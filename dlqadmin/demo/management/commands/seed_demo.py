@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from dlqadmin.core import clock
 from dlqadmin.core.asynq_client import client
 from dlqadmin.demo.workload import has_queues
 from dlqadmin.demo.workload import seed as seed_workload
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         if if_empty and has_queues(redis):
             self.stdout.write("asynq queues already present: demo data left as it is.")
             return
-        summary = seed_workload(redis, dead=dead, seed=seed)
+        summary = seed_workload(redis, dead=dead, seed=seed, now=clock.timestamp())
         for queue in summary.queues:
             counts = ", ".join(f"{state} {n}" for state, n in sorted(summary.counts.get(queue, {}).items()))
             self.stdout.write(f"  {queue}: {counts}")
