@@ -112,3 +112,10 @@ def test_failure_rows_offer_bulk_actions_to_operators(dead_45, roles, client):
     html = client.get(reverse("triage:failures", args=[Q]), headers={"HX-Request": "true"}).content.decode()
     assert html.count(">Retry all 7…</button>") == 3 and html.count(">Delete all 6…</button>") == 4
     assert 'name="reason" value="boom &lt;n&gt;"' in html and 'name="type" value="job:0"' in html
+
+
+def test_the_api_pages_newest_first_when_asked(dead_45, staff_client):
+    url = f"/api/v1/queues/{Q}/tasks"
+    assert [t["id"] for t in staff_client.get(url, {"page_size": 5}).json()["tasks"]] == dead_45[:5]
+    newest = staff_client.get(url, {"page_size": 5, "order": "newest"}).json()["tasks"]
+    assert [t["id"] for t in newest] == dead_45[::-1][:5]
