@@ -119,3 +119,17 @@ def test_the_api_pages_newest_first_when_asked(dead_45, staff_client):
     assert [t["id"] for t in staff_client.get(url, {"page_size": 5}).json()["tasks"]] == dead_45[:5]
     newest = staff_client.get(url, {"page_size": 5, "order": "newest"}).json()["tasks"]
     assert [t["id"] for t in newest] == dead_45[::-1][:5]
+
+
+def test_picker_values_and_relative_times():
+    from dlqadmin.core.templatetags.dlq import picker_value, relative
+
+    assert picker_value("2026-01-31") == "2026-01-31T00:00:00"
+    assert picker_value("2026-01-31", "until") == "2026-02-01T00:00:00"  # a date until includes its day
+    assert picker_value("2026-01-31T10:00:00+02:00") == "2026-01-31T08:00:00"
+    assert picker_value("9999-12-31", "until") == picker_value("junk") == ""
+    at = dt.datetime(2031, 5, 14, 9, 30, tzinfo=dt.UTC)
+    assert relative(at - dt.timedelta(seconds=20), at) == "just now"
+    assert relative(at - dt.timedelta(hours=3, minutes=5), at) == "3 h ago"
+    assert relative(at + dt.timedelta(minutes=5), at) == "in 5 min"
+    assert relative(at - dt.timedelta(days=40), at) == "1 mo ago"

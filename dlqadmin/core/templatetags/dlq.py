@@ -126,7 +126,10 @@ def picker_value(value, end=""):
     except ValueError:
         pass
     else:
-        return (day + timedelta(days=1 if end == "until" else 0)).strftime("%Y-%m-%dT00:00:00")
+        try:
+            return (day + timedelta(days=1 if end == "until" else 0)).strftime("%Y-%m-%dT00:00:00")
+        except OverflowError:  # until=9999-12-31: no next midnight
+            return ""
     try:
         moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
