@@ -230,6 +230,11 @@ def schema(server_url):
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
                     {"name": "page_size", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["oldest", "newest"],
+                                                                 "default": "oldest"},
+                     "description": "oldest: asynq's order (lists oldest first, sets by ascending score); "
+                                    "newest: the reverse (the DLQ newest death first). Read in that order "
+                                    "by Redis, one page at a time."},
                     {"name": "group", "in": "query", "schema": {"type": "string"},
                      "description": "Required with state=aggregating (the group to list); in other states a "
                                     "filter on the task's group."},

@@ -61,6 +61,8 @@ ALLOWED = {"run": RUN_STATES, "delete": DELETE_STATES, "archive": ARCHIVE_STATES
 BATCH_ALLOWED = ALLOWED | {"cancel": frozenset({"active"})}
 ALLOWED_ALL = {"run": RUN_ALL_STATES, "delete": DELETE_ALL_STATES, "archive": ARCHIVE_ALL_STATES}
 VERBS = {"run": "run", "delete": "deleted", "archive": "archived", "cancel": "cancelled"}
+# The confirmation buttons' verbs ("Yes, retry 600 tasks", "Yes, delete 12 tasks").
+IMPERATIVES = {"run": "retry", "delete": "delete", "archive": "archive", "cancel": "cancel"}
 DONE_TEXT = {"run": "Task queued to run now.", "delete": "Task deleted.", "archive": "Task archived.",
              "retry_fresh": "Task queued to run now with a fresh retry budget.",
              "edit": "Payload saved and task queued to run.",
@@ -299,6 +301,14 @@ def _is_json(raw: bytes) -> bool:
     return True
 
 
+def editable_payload(raw: bytes) -> str:
+    """The payload as the editor opens it: JSON pretty-printed (the saved bytes are
+    then the edited text), anything else as text."""
+    if _is_json(raw):
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    return raw.decode("utf-8", "replace")
+
+
 def masked_diff(queue_name, task_type, old: bytes, new: bytes, *, max_lines=200):
     """A unified diff of the masked old and new payloads (never raw values)."""
     from dlqadmin.masking.selectors import masker_for
@@ -319,11 +329,12 @@ def masked_diff(queue_name, task_type, old: bytes, new: bytes, *, max_lines=200)
     return diff[:max_lines]
 
 
-def edit_and_run(request, queue, task_id, payload, reason, version=None):
+def edit_and_run(request, queue, task_id, payload, reason, version=None, *, fresh=False):
     """Replace an archived task's payload and move it to pending, atomically, only if
     the task did not change since the editor read it (``version``: msg_version of
-    the msg the editor showed; without it, the msg read now). Needs operate and
-    reveal on the queue and a reason; the audit rows hold a masked diff."""
+    the msg the editor showed; without it, the msg read now). ``fresh`` also gives
+    it a fresh retry budget (retried back to 0) in the same atomic step. Needs
+    operate and reveal on the queue and a reason; the audit rows hold a masked diff."""
     _require(request, OPERATE_QUEUE, queue, EDIT_RUN, task_id=task_id)
     _require(request, REVEAL_QUEUE, queue, EDIT_RUN, task_id=task_id)
     reason = (reason or "").strip()
@@ -351,9 +362,11 @@ def edit_and_run(request, queue, task_id, payload, reason, version=None):
         raise Refused("The original payload is JSON: the new payload must be valid JSON too.")
     detail = {"masked_diff": masked_diff(queue.name, msg.type, msg.payload, new), "task_type": msg.type,
               "before_sha256": hashlib.sha256(msg.payload).hexdigest(),
-              "after_sha256": hashlib.sha256(new).hexdigest(), "version": msg_version(raw)}
+              "after_sha256": hashlib.sha256(new).hexdigest(), "version": msg_version(raw),
+              "fresh_retry_budget": bool(fresh)}
     result, _ = _audited(EDIT_RUN, request, queue, task_id=task_id, reason=reason, detail=detail, op="edit",
-                         call=lambda: _ops().update_payload_and_run(queue.name, task_id, new, expected_msg=raw))
+                         call=lambda: _ops().update_payload_and_run(queue.name, task_id, new, expected_msg=raw,
+                                                                    reset_retried=bool(fresh)))
     return describe("edit", result)
 
 

@@ -34,7 +34,7 @@ def test_select_retry_and_follow_a_bulk_operation(operator_page, golden, live_se
     for task_id in ARCHIVED[:2]:
         page.check(f'tr[data-task="{task_id}"] input[type=checkbox]')
     page.click("#batch-run")
-    expect(page.locator("#batch-area .confirm-text")).to_contain_text("Retry 2 tasks")
+    expect(page.locator("#batch-area .confirm-text")).to_contain_text("Retry 2 selected tasks")
     assert task_state(golden, ARCHIVED[0]) == "archived"
     page.click("#confirm-batch")
     expect(page.locator("#batch-area .batch-summary")).to_contain_text("2 of 2 done")
