@@ -309,4 +309,6 @@ LOGGING = {
 DLQADMIN_METRICS_TOKEN = env.str("DLQADMIN_METRICS_TOKEN", default="")
 DLQADMIN_METRICS_ALLOWED_NETWORKS = env.list("DLQADMIN_METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 # Postgres-backed figures (alerts, notifications, actions) are re-read at most this often.
+# Server-Timing header (wall and CPU ms of each request) for benchmarks; off in production.
+DLQADMIN_SERVER_TIMING = env.bool("DLQADMIN_SERVER_TIMING", default=False)
 DLQADMIN_METRICS_CACHE_SECONDS = env.int("DLQADMIN_METRICS_CACHE_SECONDS", default=15)
