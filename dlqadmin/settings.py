@@ -88,7 +88,7 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
-    "django.contrib.auth.backends.ModelBackend",
+    "dlqadmin.access.backends.RoleBackend",  # ModelBackend, one permission query instead of two
     "guardian.backends.ObjectPermissionBackend",
 ]
 
