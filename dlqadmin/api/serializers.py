@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from dlqadmin.core.links import absolute, row_path
+from dlqadmin.core.links import absolute, row_url
 from dlqadmin.core.names import display
 
 
@@ -19,7 +19,7 @@ def queue_url(request, name):
 
 
 def task_url(request, queue, task_id):
-    return absolute(request, row_path("api:task", queue, task_id))
+    return row_url(request, "api:task", queue, task_id)
 
 
 def queue_info(request, qi):

@@ -28,14 +28,40 @@ def _around(viewname, head, script_prefix, urlconf):
     return before, after
 
 
+def _parts(viewname, head):
+    return _around(viewname, head, get_script_prefix(), get_urlconf())
+
+
 def row_path(viewname, *args):
     """reverse(viewname, args=args), for views whose last argument is a `<name:...>`
     segment (task ids): the same string, at the cost of encoding that segment."""
     *head, last = args
     if not isinstance(last, str) or not last:
         return reverse(viewname, args=args)  # the converter's own error for an empty name
-    before, after = _around(viewname, tuple(head), get_script_prefix(), get_urlconf())
+    before, after = _parts(viewname, tuple(head))
     return before + quote(_to_url(last), safe=_SAFE) + after
+
+
+def row_url(request, viewname, *args):
+    """absolute(request, row_path(viewname, *args)), with the parts around the last
+    segment worked out once per request and view (a page's rows share them)."""
+    *head, last = args
+    if not isinstance(last, str) or not last:
+        return absolute(request, reverse(viewname, args=args))
+    rows = request.__dict__.setdefault("_dlqadmin_rows", {})
+    key = (viewname, tuple(head))
+    parts = rows.get(key)
+    if parts is None:
+        before, after = _parts(viewname, key[1])
+        # The segment never holds '/' nor is '.' or '..' (see converters), so the fast
+        # path of absolute() holds for every row exactly when it holds for this one.
+        if absolute(request, before + "x" + after) == absolute(request, before) + "x" + after:
+            parts = rows[key] = (absolute(request, before), after)
+        else:
+            parts = rows[key] = (None, None)
+    if parts[0] is None:
+        return absolute(request, row_path(viewname, *args))
+    return parts[0] + quote(_to_url(last), safe=_SAFE) + parts[1]
 
 
 def absolute(request, path):

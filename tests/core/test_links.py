@@ -3,10 +3,10 @@
 import pytest
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse, set_script_prefix
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlqadmin.core.links import absolute, row_path
+from dlqadmin.core.links import absolute, row_path, row_url
 
 # Any bytes asynq can hold, as the reader hands them over (surrogateescape), and any text.
 names = st.one_of(
@@ -16,17 +16,23 @@ names = st.one_of(
 )
 
 
+# No deadline: the first example of a run fills the resolver's caches, and CI machines are shared.
+@settings(deadline=None, max_examples=100)
 @given(names, names)
 def test_row_path_is_reverse(queue, task_id):
     for view in ("api:task", "triage:task", "api:task_run"):
         assert row_path(view, queue, task_id) == reverse(view, args=[queue, task_id])
 
 
+@settings(deadline=None, max_examples=100)
 @given(names, names)
 def test_absolute_is_build_absolute_uri(queue, task_id):
     request = RequestFactory().get("/api/v1/queues", HTTP_HOST="testserver")
     path = row_path("api:task", queue, task_id)
     assert absolute(request, path) == request.build_absolute_uri(path)
+    assert row_url(request, "api:task", queue, task_id) == request.build_absolute_uri(path)
+    assert row_url(request, "api:task", queue, task_id + "2") == request.build_absolute_uri(
+        reverse("api:task", args=[queue, task_id + "2"]))  # the same request's kept parts
     assert absolute(request, "//evil.example/x") == request.build_absolute_uri("//evil.example/x")
 
 
