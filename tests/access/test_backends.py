@@ -59,3 +59,24 @@ def test_signed_in_pages_use_it(client, roles, asynq_redis):
     assert client.get("/").status_code == 200
     assert client.session["_auth_user_backend"] in ("dlqadmin.access.backends.RoleBackend",
                                                     "axes.backends.AxesStandaloneBackend")
+
+
+def test_users_loaded_with_their_permissions_need_no_query_of_their_own(roles):
+    from dlqadmin.api.models import ApiToken
+    from dlqadmin.api.auth import _token_user
+    from django.test import RequestFactory
+
+    root = get_user_model().objects.create_superuser("root", "root@example.org", "x")
+    for user in (make_user("op", ("operator",)), make_user("aud", ("auditor",)), make_user("none"), root):
+        expected = ModelBackend().get_all_permissions(fresh(user))
+        loaded = RoleBackend().get_user(user.pk)
+        with CaptureQueriesContext(connection) as queries:
+            assert RoleBackend().get_all_permissions(loaded) == expected
+        assert len(queries) == (1 if user.is_superuser else 0)
+        raw = ApiToken.issue(user, name="t")[1]
+        token_user, _ = _token_user(RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {raw}"))
+        assert token_user.pk == user.pk and token_user.get_all_permissions() == expected
+    gone = make_user("gone", ("viewer",))
+    gone.is_active = False
+    gone.save()
+    assert RoleBackend().get_user(gone.pk) is None and RoleBackend().get_user(10**9) is None
