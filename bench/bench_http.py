@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import bench_load  # noqa: E402
 from bench_load import HOST, percentile, stop  # noqa: E402
 
 MAX_USERS, MAX_SECONDS = 200, 600
@@ -98,33 +99,11 @@ def setup(args):
 
 
 def start_gunicorn(args, log):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_ALLOW")}
-    env.update({
-        "DEBUG": "false", "SECRET_KEY": args.secret_key, "ALLOWED_HOSTS": HOST,
-        "DATABASE_URL": args.database, "ASYNQ_REDIS_URL": args.redis, "LOG_LEVEL": "WARNING",
-        "LOG_FORMAT": "json", "DLQADMIN_REQUIRE_MFA": "false", "DJANGO_SETTINGS_MODULE": "dlqadmin.settings",
-        "DLQADMIN_SERVER_TIMING": "true", "GUNICORN_BIND": f"{HOST}:{args.port}",
-    })
+    # No options of ours: gunicorn.conf.py is the served configuration.
+    env = {"DLQADMIN_SERVER_TIMING": "true", "GUNICORN_BIND": f"{HOST}:{args.port}"}
     if args.workers:
         env["WEB_CONCURRENCY"] = str(args.workers)
-    # No options of our own: gunicorn.conf.py (found in the working directory) is the
-    # served configuration.
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "dlqadmin.wsgi:application"], cwd=ROOT, env=env,
-                            stdout=log, stderr=log, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection(HOST, args.port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return proc
-        except OSError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            break
-    stop(proc)
-    raise SystemExit("gunicorn did not start; see its log")
+    return bench_load.start_gunicorn(args, log, options=[], extra_env=env)
 
 
 def worker_pids(master):
