@@ -12,7 +12,7 @@ request.
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, Q, Value
 from django.db.models.functions import Concat
@@ -23,13 +23,11 @@ class RoleBackend(ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            perms = Permission.objects.all()
+            perms = Permission.objects.order_by()
             if not user_obj.is_superuser:
-                perms = perms.filter(Q(user=user_obj) | Q(group__user=user_obj))
-            user_obj._perm_cache = {
-                f"{app}.{codename}"
-                for app, codename in perms.values_list("content_type__app_label", "codename").distinct()
-            }
+                perms = perms.filter(_held_by(user_obj.pk))
+            user_obj._perm_cache = {f"{app}.{codename}"
+                                    for app, codename in perms.values_list("content_type__app_label", "codename")}
         return user_obj._perm_cache
 
     def get_user(self, user_id):
@@ -42,12 +40,22 @@ class RoleBackend(ModelBackend):
         return user
 
 
+def _held_by(user):
+    """Permissions held by `user` (an id or an OuterRef), their own or their groups': two
+    `id IN` subqueries on the link tables. (An OR over both many-to-many joins, as
+    ModelBackend's managers would write it, took Postgres ~10 ms to plan.)"""
+    User = get_user_model()
+    own = User.user_permissions.through.objects.filter(user_id=user).values("permission_id")
+    via_groups = Group.permissions.through.objects.filter(group__user=user).values("permission_id")
+    return Q(id__in=own) | Q(id__in=via_groups)
+
+
 def permissions_of(user_ref):
     """An expression for a query over users (or rows pointing at one): the 'app.codename'
     permissions the user at `user_ref` holds, their own and their groups'."""
-    ref = OuterRef(user_ref)
-    rows = (Permission.objects.filter(Q(user=ref) | Q(group__user=ref))
-            .annotate(perm=Concat("content_type__app_label", Value("."), "codename")).values("perm").distinct())
+    # Two levels down (link table inside Permission inside the outer query): OuterRef twice.
+    rows = (Permission.objects.order_by().filter(_held_by(OuterRef(OuterRef(user_ref))))
+            .annotate(perm=Concat("content_type__app_label", Value("."), "codename")).values("perm"))
     return ArraySubquery(rows)
 
 
