@@ -48,3 +48,14 @@ def test_script_prefix_is_part_of_the_key():
     finally:
         set_script_prefix("/")
     assert row_path("api:task", "q", "t") == "/api/v1/queues/q/tasks/t/"
+
+
+@settings(deadline=None, max_examples=50)
+@given(names, names)
+def test_row_url_tag_renders_what_the_url_tag_renders(queue, task_id):
+    from django.template import Context, Template
+
+    context = Context({"q": queue, "t": task_id})
+    ours = Template("{% load dlq %}<a href=\"{% row_url 'triage:task' q t %}\">").render(context)
+    django_s = Template("<a href=\"{% url 'triage:task' q t %}\">").render(context)
+    assert ours == django_s
