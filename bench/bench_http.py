@@ -211,7 +211,8 @@ def per_request(args, proc, kinds):
             counts[kind] += 1
             if response.status != 200:
                 raise SystemExit(f"{kind} {path}: HTTP {response.status}")
-            cpu[kind].append(float(_CPU.search(response.getheader("Server-Timing", "")).group(1)) / 1000)
+            timing = _CPU.search(response.getheader("Server-Timing", ""))  # absent from older builds
+            cpu[kind].append(float(timing.group(1)) / 1000 if timing else float("nan"))
             size[kind] = (len(body), response.getheader("Content-Encoding", "identity"))
     client.close()
     print(f"\nper request: {args.rounds} rounds, one keep-alive client ({client.reconnects} connection(s)), "
