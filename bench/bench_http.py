@@ -60,42 +60,21 @@ def seg(value):
 
 
 def setup(args):
-    """Database, demo data + 10,000 dead tasks, a viewer (session + token), an operator (token)."""
-    os.environ.update({"DATABASE_URL": args.database, "ASYNQ_REDIS_URL": args.redis,
-                       "DLQADMIN_REQUIRE_MFA": "false", "SECRET_KEY": args.secret_key})
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dlqadmin.settings")
-    import django
-
-    django.setup()
-    import redis
-    from django.conf import settings
+    """bench_load's set-up (database, demo data, a viewer with a session and a token), plus
+    10,000 dead tasks in BIG_QUEUE and an operator with a token."""
+    args.dead = 2000
+    cookie, viewer_token, _, r = bench_load.setup(args)
     from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-    from django.test import Client
 
     import bench_list_archived
     from dlqadmin.access.services import grant
     from dlqadmin.api.models import ApiToken
 
-    call_command("ensure_database", verbosity=0)
-    call_command("migrate", verbosity=0, interactive=False)
-    r = redis.Redis.from_url(args.redis)
-    r.flushdb()
-    call_command("seed_demo", "--dead", "2000", "--seed", "7", verbosity=0)
     bench_list_archived.seed(r, 10_000)
-    call_command("bootstrap_roles", verbosity=0)
     User = get_user_model()
-    users = {}
-    for name, role in (("bench-viewer", "viewer"), ("bench-operator", "operator")):
-        user = User.objects.filter(username=name).first() or User.objects.create_user(name)
-        grant(user, role, all_queues=True)
-        users[role] = user
-    client = Client()
-    client.force_login(users["viewer"])
-    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-    viewer_token = ApiToken.issue(users["viewer"], name="bench")[1]
-    operator_token = ApiToken.issue(users["operator"], name="bench")[1]
-    return r, cookie, viewer_token, operator_token
+    operator = User.objects.filter(username="bench-operator").first() or User.objects.create_user("bench-operator")
+    grant(operator, "operator", all_queues=True)
+    return r, cookie, viewer_token, ApiToken.issue(operator, name="bench")[1]
 
 
 def start_gunicorn(args, log):
