@@ -19,6 +19,9 @@ from .converters import NameConverter
 _MARK = "dlqadminrowmark"  # ASCII letters: the name converter and quote() leave it as it is
 _SAFE = RFC3986_SUBDELIMS + "/~:@"  # what reverse() leaves unquoted
 _to_url = NameConverter().to_url
+# Leading arguments longer than this are not kept (queue names are any bytes, of any
+# length): such rows pay a reverse() each, and the cache stays small.
+_MAX_KEPT = 1024
 
 
 @lru_cache(maxsize=256)
@@ -36,7 +39,7 @@ def row_path(viewname, *args):
     """reverse(viewname, args=args), for views whose last argument is a `<name:...>`
     segment (task ids): the same string, at the cost of encoding that segment."""
     *head, last = args
-    if not isinstance(last, str) or not last:
+    if not isinstance(last, str) or not last or any(len(str(h)) > _MAX_KEPT for h in head):
         return reverse(viewname, args=args)  # the converter's own error for an empty name
     before, after = _parts(viewname, tuple(head))
     return before + quote(_to_url(last), safe=_SAFE) + after
@@ -46,7 +49,7 @@ def row_url(request, viewname, *args):
     """absolute(request, row_path(viewname, *args)), with the parts around the last
     segment worked out once per request and view (a page's rows share them)."""
     *head, last = args
-    if not isinstance(last, str) or not last:
+    if not isinstance(last, str) or not last or any(len(str(h)) > _MAX_KEPT for h in head):
         return absolute(request, reverse(viewname, args=args))
     rows = request.__dict__.setdefault("_dlqadmin_rows", {})
     key = (viewname, tuple(head))

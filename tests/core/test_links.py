@@ -41,6 +41,18 @@ def test_empty_last_segment_fails_as_reverse_does():
         row_path("api:task", "payments", "")
 
 
+def test_long_queue_names_are_not_kept():
+    from dlqadmin.core.links import _around
+
+    long_name = "q" * 5000
+    before = _around.cache_info().currsize
+    assert row_path("api:task", long_name, "t") == reverse("api:task", args=[long_name, "t"])
+    request = RequestFactory().get("/", HTTP_HOST="testserver")
+    assert row_url(request, "api:task", long_name, "t") == request.build_absolute_uri(
+        reverse("api:task", args=[long_name, "t"]))
+    assert _around.cache_info().currsize == before
+
+
 def test_script_prefix_is_part_of_the_key():
     try:
         set_script_prefix("/dlq/")
