@@ -68,13 +68,13 @@ def setup(args):
 
     import bench_list_archived
     from dlqadmin.access.services import grant
-    from dlqadmin.api.models import ApiToken
+    from dlqadmin.api.models import OPERATE, ApiToken
 
     bench_list_archived.seed(r, 10_000)
     User = get_user_model()
     operator = User.objects.filter(username="bench-operator").first() or User.objects.create_user("bench-operator")
     grant(operator, "operator", all_queues=True)
-    return r, cookie, viewer_token, ApiToken.issue(operator, name="bench")[1]
+    return r, cookie, viewer_token, ApiToken.issue(operator, name="bench", scope=OPERATE)[1]
 
 
 def start_gunicorn(args, log):

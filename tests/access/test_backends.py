@@ -74,7 +74,7 @@ def test_users_loaded_with_their_permissions_need_no_query_of_their_own(roles):
             assert RoleBackend().get_all_permissions(loaded) == expected
         assert len(queries) == (1 if user.is_superuser else 0)
         raw = ApiToken.issue(user, name="t")[1]
-        token_user, _ = _token_user(RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {raw}"))
+        token_user, _ = _token_user(RequestFactory().get("/", HTTP_AUTHORIZATION=f"Bearer {raw}"), ())
         assert token_user.pk == user.pk and token_user.get_all_permissions() == expected
     gone = make_user("gone", ("viewer",))
     gone.is_active = False
