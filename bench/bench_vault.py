@@ -328,7 +328,7 @@ def main():
     bench_client.flushdb()
     with connection.cursor() as c:
         c.execute("TRUNCATE vault_vaultentry, vault_vaultcursor, vault_vaultloss, operations_operationitem, "
-                  "operations_operation")
+                  "operations_operation CASCADE")
     out = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "seconds": args.seconds,
            "rate": args.rate}
     try:

@@ -42,7 +42,11 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from psycopg.types.json import Jsonb
+
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is pinned in requirements.txt
+    _orjson = None
 
 from dlqadmin.asynq import keys, messages
 from dlqadmin.asynq.errors import MessageDecodeError
@@ -68,6 +72,7 @@ GONE_PER_PASS = 5_000
 SWEEP_PER_PASS = 500  # rows of the rolling sweep per pass
 LOOKBACK_PAGE = 1_000
 LOOKBACK_MAX = 20_000
+MEMO_MAX = 20_000  # masked texts kept per capture_queue (see _Memo)
 
 _COLUMNS = ("queue", "task_id", "task_member", "task_type", "archived_score", "archived_at", "retried",
             "max_retry", "error_masked", "payload_masked", "payload_json", "size", "sha256", "msg_encrypted",
@@ -148,6 +153,7 @@ def capture_queue(queue, policy=None, *, vc=None, max_seconds=1.0) -> QueueResul
     began = time.monotonic()
     out = QueueResult(queue)
     lookup = masker_lookup(queue)
+    memo = _Memo()
     head = None
     VaultCursor.objects.get_or_create(queue=queue)
     while True:
@@ -166,7 +172,7 @@ def capture_queue(queue, policy=None, *, vc=None, max_seconds=1.0) -> QueueResul
                 now = clock.now()
                 head = chunk.head
                 lost, loss_detail = _loss(cur, chunk, position, prev_tail, now)
-                inserted = _insert(queue, [(t.member, t.score, t.msg, t.state) for t in chunk.tasks], lookup, now)
+                inserted = _insert(queue, [(t.member, t.score, t.msg, t.state) for t in chunk.tasks], lookup, now, memo)
                 last = chunk.last
                 if last is not None:
                     cur.score, cur.member = last.score, last.member
@@ -231,30 +237,86 @@ def _decode_parts(msg):
     return m.type, m.retried, m.retry, m.error_msg, m.payload or None, ""
 
 
-def _row(queue, member, score, msg, state, lookup, now):
+class _Memo:
+    """Masked texts of one queue's capture, reused while errors and payloads repeat
+    (a failing dependency gives thousands of deaths the same error text).
+
+    Keyed by the masker itself (one rule set: a queue and task type's rules) and the
+    sha256 of the text, so a value masked under one queue's or type's rules is never
+    served for another's. Lives for one ``capture_queue`` (one ``masker_lookup``) and
+    holds at most ``MEMO_MAX`` values."""
+
+    __slots__ = ("values",)
+
+    def __init__(self):
+        self.values = {}
+
+    def get(self, masker, kind, raw: bytes, compute):
+        key = (masker, kind, hashlib.sha256(raw).digest())
+        hit = self.values.get(key)
+        if hit is None:
+            if len(self.values) >= MEMO_MAX:
+                self.values.clear()
+            hit = self.values[key] = compute()
+        return hit
+
+
+def _masked_error(masker, error: str) -> str:
+    return _pg_text(masker.mask_text(error, limit=ERROR_CHARS).text)
+
+
+def _masked_payload(masker, payload: bytes):
+    """(masked preview, masked JSON text for field search or None). The JSON goes to
+    Postgres as text (COPY parses it into jsonb: no parse and dump here) when orjson
+    and Postgres surely agree on it: strict JSON, valid UTF-8 and no escapes; otherwise
+    it is parsed and dumped again, and dropped if Postgres could not hold it (a NUL,
+    a lone surrogate, NaN or Infinity): one hostile payload must not stop a queue's
+    capture."""
+    small = len(payload) <= JSON_MAX_BYTES
+    value = masker.mask_payload(payload, limit=None if small else PREVIEW_CHARS)
+    preview = _pg_text(value.text[:PREVIEW_CHARS])
+    if not (small and value.kind == "json"):
+        return preview, None
+    text = value.text
+    if _orjson is not None and "\\u" not in text and "\x00" not in text:
+        try:
+            return preview, text if _orjson.loads(text.encode("utf-8")) is not None else None
+        except ValueError:
+            pass
+    try:
+        doc = json.loads(text)
+        if doc is None:
+            return preview, None
+        text = json.dumps(doc, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")  # a lone surrogate raises
+    except (ValueError, RecursionError):
+        return preview, None
+    return preview, None if "\\u0000" in text else text
+
+
+def _row(queue, member, score, msg, state, lookup, now, memo=None, encrypt=None):
+    memo = memo or _Memo()
     task_type, retried, max_retry, error, payload, damaged = _decode_parts(msg)
     masker = lookup(task_type)
-    error_masked = masker.mask_text(error, limit=ERROR_CHARS).text if error else ""
+    error_masked = ""
+    if error:
+        error_masked = memo.get(masker, "e", error.encode("utf-8", "surrogatepass"),
+                                lambda: _masked_error(masker, error))
     payload_masked, payload_json = "", None
     if payload is not None:
-        small = len(payload) <= JSON_MAX_BYTES
-        value = masker.mask_payload(payload, limit=None if small else PREVIEW_CHARS)
-        payload_masked = value.text[:PREVIEW_CHARS]
-        if small and value.kind == "json":
-            try:
-                payload_json = json.loads(value.text)
-            except ValueError:
-                payload_json = None
+        payload_masked, payload_json = memo.get(masker, "p", payload, lambda: _masked_payload(masker, payload))
     raw = msg or b""
     archived_at = _aware(score)
     return (queue, _pg_text(keys.decode_name(member)), member, _pg_text(task_type),
-            score, archived_at, retried, max_retry, _pg_text(error_masked), _pg_text(payload_masked),
-            Jsonb(payload_json) if payload_json is not None else None, len(raw),
-            hashlib.sha256(raw).hexdigest(), crypto.encrypt(raw), damaged, IN_ASYNQ, now, "", now)
+            score, archived_at, retried, max_retry, error_masked, payload_masked,
+            payload_json, len(raw), hashlib.sha256(raw).hexdigest(), (encrypt or crypto.encrypt)(raw),
+            damaged, IN_ASYNQ, now, "", now)
 
 
 def _pg_text(s: str) -> str:
     # Postgres text holds no NUL; lone surrogates cannot be encoded at all.
+    if s.isascii() and "\x00" not in s:
+        return s
     return s.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
@@ -267,12 +329,14 @@ def _aware(score):
         return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def _insert(queue, tasks, lookup, now) -> int:
+def _insert(queue, tasks, lookup, now, memo=None) -> int:
     """Insert one row per (member, score, msg, state); deaths already vaulted are
     skipped (the unique constraint). Returns the rows inserted."""
     if not tasks:
         return 0
-    rows = [_row(queue, m, s, msg, state, lookup, now) for m, s, msg, state in tasks]
+    memo = memo or _Memo()
+    encrypt = crypto.encryptor()
+    rows = [_row(queue, m, s, msg, state, lookup, now, memo, encrypt) for m, s, msg, state in tasks]
     cols = ", ".join(_COLUMNS)
     # COPY into a per-connection staging table, then one INSERT .. SELECT that skips
     # deaths already vaulted: a multi-row VALUES of this size costs more to build
