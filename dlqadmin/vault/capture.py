@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
+from psycopg.types.json import Jsonb
 
 try:
     import orjson as _orjson
@@ -77,6 +78,10 @@ MEMO_MAX = 20_000  # masked texts kept per capture_queue (see _Memo)
 _COLUMNS = ("queue", "task_id", "task_member", "task_type", "archived_score", "archived_at", "retried",
             "max_retry", "error_masked", "payload_masked", "payload_json", "size", "sha256", "msg_encrypted",
             "damaged", "status", "status_changed_at", "left_state", "captured_at")
+# Their Postgres types, for COPY in binary format (a third of the client CPU of text
+# COPY per row: no escaping of the encrypted bytes, no timestamp formatting).
+_COPY_TYPES = ("text", "text", "bytea", "text", "float8", "timestamptz", "int4", "int4", "text", "text", "jsonb",
+               "int4", "varchar", "bytea", "varchar", "varchar", "timestamptz", "varchar", "timestamptz")
 
 
 @dataclass
@@ -266,12 +271,12 @@ def _masked_error(masker, error: str) -> str:
 
 
 def _masked_payload(masker, payload: bytes):
-    """(masked preview, masked JSON text for field search or None). The JSON goes to
-    Postgres as text (COPY parses it into jsonb: no parse and dump here) when orjson
-    and Postgres surely agree on it: strict JSON, valid UTF-8 and no escapes; otherwise
-    it is parsed and dumped again, and dropped if Postgres could not hold it (a NUL,
-    a lone surrogate, NaN or Infinity): one hostile payload must not stop a queue's
-    capture."""
+    """(masked preview, masked JSON for field search or None). The JSON goes to
+    Postgres as the masker's own text (Postgres parses it into jsonb: no parse and
+    dump here) when orjson and Postgres surely agree on it: strict JSON, valid UTF-8
+    and no escapes; otherwise it is parsed and dumped again, and dropped if Postgres
+    could not hold it (a NUL, a lone surrogate, NaN or Infinity): one hostile payload
+    must not stop a queue's capture."""
     small = len(payload) <= JSON_MAX_BYTES
     value = masker.mask_payload(payload, limit=None if small else PREVIEW_CHARS)
     preview = _pg_text(value.text[:PREVIEW_CHARS])
@@ -280,7 +285,7 @@ def _masked_payload(masker, payload: bytes):
     text = value.text
     if _orjson is not None and "\\u" not in text and "\x00" not in text:
         try:
-            return preview, text if _orjson.loads(text.encode("utf-8")) is not None else None
+            return preview, Jsonb(text, dumps=_as_is) if _orjson.loads(text.encode("utf-8")) is not None else None
         except ValueError:
             pass
     try:
@@ -291,7 +296,11 @@ def _masked_payload(masker, payload: bytes):
         text.encode("utf-8")  # a lone surrogate raises
     except (ValueError, RecursionError):
         return preview, None
-    return preview, None if "\\u0000" in text else text
+    return preview, None if "\\u0000" in text else Jsonb(text, dumps=_as_is)
+
+
+def _as_is(text: str) -> str:
+    return text
 
 
 def _row(queue, member, score, msg, state, lookup, now, memo=None, encrypt=None):
@@ -310,7 +319,7 @@ def _row(queue, member, score, msg, state, lookup, now, memo=None, encrypt=None)
     return (queue, _pg_text(keys.decode_name(member)), member, _pg_text(task_type),
             score, archived_at, retried, max_retry, error_masked, payload_masked,
             payload_json, len(raw), hashlib.sha256(raw).hexdigest(), (encrypt or crypto.encrypt)(raw),
-            damaged, IN_ASYNQ, now, "", now)
+            _pg_text(damaged), IN_ASYNQ, now, "", now)
 
 
 def _pg_text(s: str) -> str:
@@ -346,7 +355,8 @@ def _insert(queue, tasks, lookup, now, memo=None) -> int:
         # is empty unless this runs inside an outer transaction.
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS vault_incoming ON COMMIT DELETE ROWS AS "
                     f"SELECT {cols} FROM vault_vaultentry WITH NO DATA; DELETE FROM vault_incoming")
-        with cur.copy(f"COPY vault_incoming ({cols}) FROM STDIN") as copy:
+        with cur.copy(f"COPY vault_incoming ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
         cur.execute(f"INSERT INTO vault_vaultentry ({cols}) SELECT {cols} FROM vault_incoming "
