@@ -68,6 +68,7 @@ ERROR_CHARS = 4_000
 JSON_MAX_BYTES = 8 * 1024  # masked JSON kept for field=value search
 # Bounded Redis calls per Postgres transaction (a commit costs more than a scan call).
 CALLS_PER_TRANSACTION = 5
+TRANSACTION_BYTES = 1 << 20  # msgs held for one transaction's insert (a huge msg comes alone)
 STATUS_BATCH = 50  # tasks per vault_status call (500 took up to 9 ms on a busy host, 100 up to 7 ms)
 GONE_PER_PASS = 5_000
 SWEEP_PER_PASS = 500  # rows of the rolling sweep per pass
@@ -168,7 +169,7 @@ def capture_queue(queue, policy=None, *, vc=None, max_seconds=1.0) -> QueueResul
             with connection.cursor() as c:
                 c.execute("SET LOCAL synchronous_commit TO OFF")
             cur = _cursor(queue)
-            lost_here = []
+            lost_here, tasks, size = [], [], 0
             for _ in range(CALLS_PER_TRANSACTION):
                 position = _pos(cur.score, cur.member)
                 prev_tail = _pos(cur.tail_score, cur.tail_member)
@@ -177,14 +178,14 @@ def capture_queue(queue, policy=None, *, vc=None, max_seconds=1.0) -> QueueResul
                 now = clock.now()
                 head = chunk.head
                 lost, loss_detail = _loss(cur, chunk, position, prev_tail, now)
-                inserted = _insert(queue, [(t.member, t.score, t.msg, t.state) for t in chunk.tasks], lookup, now, memo)
+                tasks += [(t.member, t.score, t.msg, t.state) for t in chunk.tasks]
+                size += sum(len(t.msg or b"") for t in chunk.tasks)
                 last = chunk.last
                 if last is not None:
                     cur.score, cur.member = last.score, last.member
                 cur.tail_score = chunk.tail.score if chunk.tail else None
                 cur.tail_member = chunk.tail.member if chunk.tail else None
                 cur.behind = chunk.behind
-                cur.captured_total += inserted
                 cur.last_pass_at = now
                 cur.lag_seconds = max(0.0, now.timestamp() - cur.score) if chunk.behind and cur.score else 0.0
                 if lost:
@@ -192,11 +193,14 @@ def capture_queue(queue, policy=None, *, vc=None, max_seconds=1.0) -> QueueResul
                     cur.last_loss_at = now
                     VaultLoss.objects.create(queue=queue, at=now, count=lost, detail=loss_detail)
                     lost_here.append((lost, loss_detail, now))
-                out.captured += inserted
                 out.lost += lost
                 out.behind = chunk.behind
-                if not chunk.behind:
+                if not chunk.behind or size >= TRANSACTION_BYTES:
                     break
+            # The transaction's chunks in one COPY and one INSERT (fewer round trips).
+            inserted = _insert(queue, tasks, lookup, clock.now(), memo)
+            cur.captured_total += inserted
+            out.captured += inserted
             cur.save()
         for lost, loss_detail, at in lost_here:
             _alert_loss(queue, policy, lost, loss_detail, at)
@@ -303,23 +307,27 @@ def _as_is(text: str) -> str:
     return text
 
 
-def _row(queue, member, score, msg, state, lookup, now, memo=None, encrypt=None):
+def _rows(queue, tasks, lookup, now, memo=None, encrypt=None) -> list[tuple]:
+    """The rows (in ``_COLUMNS`` order) of some (member, score, msg, state). Step by
+    step over the whole chunk rather than task by task: each step's code and data stay
+    in the CPU's caches (a third less CPU per task than row by row, bench_vault)."""
     memo = memo or _Memo()
-    task_type, retried, max_retry, error, payload, damaged = _decode_parts(msg)
-    masker = lookup(task_type)
-    error_masked = ""
-    if error:
-        error_masked = memo.get(masker, "e", error.encode("utf-8", "surrogatepass"),
-                                lambda: _masked_error(masker, error))
-    payload_masked, payload_json = "", None
-    if payload is not None:
-        payload_masked, payload_json = memo.get(masker, "p", payload, lambda: _masked_payload(masker, payload))
-    raw = msg or b""
-    archived_at = _aware(score)
-    return (queue, _pg_text(keys.decode_name(member)), member, _pg_text(task_type),
-            score, archived_at, retried, max_retry, error_masked, payload_masked,
-            payload_json, len(raw), hashlib.sha256(raw).hexdigest(), (encrypt or crypto.encrypt)(raw),
-            _pg_text(damaged), IN_ASYNQ, now, "", now)
+    encrypt = encrypt or crypto.encryptor()
+    parts = [_decode_parts(msg) for _, _, msg, _ in tasks]
+    maskers = [lookup(p[0]) for p in parts]
+    errors = [memo.get(masker, "e", p[3].encode("utf-8", "surrogatepass"), lambda: _masked_error(masker, p[3]))
+              if p[3] else "" for masker, p in zip(maskers, parts)]
+    payloads = [memo.get(masker, "p", p[4], lambda: _masked_payload(masker, p[4]))
+                if p[4] is not None else ("", None) for masker, p in zip(maskers, parts)]
+    raws = [msg or b"" for _, _, msg, _ in tasks]
+    tokens = [encrypt(raw) for raw in raws]
+    digests = [hashlib.sha256(raw).hexdigest() for raw in raws]
+    return [
+        (queue, _pg_text(keys.decode_name(member)), member, _pg_text(task_type), score, _aware(score), retried,
+         max_retry, error, preview, payload_json, len(raw), digest, token, _pg_text(damaged), IN_ASYNQ, now, "", now)
+        for (member, score, _, _), (task_type, retried, max_retry, _, _, damaged), error, (preview, payload_json),
+        raw, token, digest in zip(tasks, parts, errors, payloads, raws, tokens, digests)
+    ]
 
 
 def _pg_text(s: str) -> str:
@@ -343,9 +351,7 @@ def _insert(queue, tasks, lookup, now, memo=None) -> int:
     skipped (the unique constraint). Returns the rows inserted."""
     if not tasks:
         return 0
-    memo = memo or _Memo()
-    encrypt = crypto.encryptor()
-    rows = [_row(queue, m, s, msg, state, lookup, now, memo, encrypt) for m, s, msg, state in tasks]
+    rows = _rows(queue, tasks, lookup, now, memo)
     cols = ", ".join(_COLUMNS)
     # COPY into a per-connection staging table, then one INSERT .. SELECT that skips
     # deaths already vaulted: a multi-row VALUES of this size costs more to build
@@ -412,11 +418,10 @@ _WHERE_STATUS = {Where.IN_ASYNQ: IN_ASYNQ, Where.LEFT: LEFT, Where.TRIMMED: TRIM
 def _classify(queue, vc, rows, now):
     """rows: [(id, member, score)] -> {status: count} after updating changed rows."""
     cutoff = now.timestamp() - ARCHIVE_MAX_AGE_DAYS * 86400
-    changes = {}
+    changes, groups = {}, {}
     for start in range(0, len(rows), STATUS_BATCH):
         batch = rows[start:start + STATUS_BATCH]
         found = vc.status(queue, [(bytes(m), s) for _, m, s in batch], cutoff)
-        groups = {}
         for (pk, _, _), where in zip(batch, found):
             status = _WHERE_STATUS[where.where]
             if status == IN_ASYNQ:
@@ -426,10 +431,10 @@ def _classify(queue, vc, rows, now):
                 left_state = "damaged"
             groups.setdefault((status, left_state[:32]), []).append(pk)
             changes[status] = changes.get(status, 0) + 1
-        # One UPDATE per (status, seen state): a batch is mostly one group.
-        for (status, left_state), pks in groups.items():
-            VaultEntry.objects.filter(pk__in=pks, status=IN_ASYNQ).update(
-                status=status, status_changed_at=now, left_state=left_state)
+    # One UPDATE per (status, seen state) for all the batches: the rows are mostly one group.
+    for (status, left_state), pks in groups.items():
+        VaultEntry.objects.filter(pk__in=pks, status=IN_ASYNQ).update(
+            status=status, status_changed_at=now, left_state=left_state)
     return changes
 
 
