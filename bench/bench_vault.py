@@ -156,9 +156,19 @@ class Slowlog:
         return self
 
     def ours(self):
-        entries = self.client.slowlog_get(self.max_len)
-        return [e for e in entries if e["id"] > self.start_id
-                and (e.get("client_name") or b"") in (CLIENT_NAME, CLIENT_NAME.encode())]
+        return [e for e in self._new() if self._is_ours(e)]
+
+    def others(self):
+        """The other clients' calls (the writer's archive script: a fixed, small amount
+        of work per call, so a long one measures the host, not the script)."""
+        return [e for e in self._new() if not self._is_ours(e)]
+
+    def _new(self):
+        return [e for e in self.client.slowlog_get(self.max_len) if e["id"] > self.start_id]
+
+    @staticmethod
+    def _is_ours(entry):
+        return (entry.get("client_name") or b"") in (CLIENT_NAME, CLIENT_NAME.encode())
 
     def __exit__(self, *exc):
         self.client.config_set("slowlog-log-slower-than", self.old[0])
@@ -217,7 +227,7 @@ def capture_phase(args, bench_client):
             time.sleep(max(0.0, poll - (time.perf_counter() - t0)))
         for _ in range(3):
             capture.capture_pass(vc=vc, queues=[QUEUE], max_seconds=30.0)
-        slow = log.ours()
+        slow, writer_slow = log.ours(), log.others()
     if writer.returncode != 0:
         raise SystemExit("the writer process failed")
     with open(deaths_file) as fh:
@@ -245,6 +255,8 @@ def capture_phase(args, bench_client):
         "longest_redis_call_ms": round(longest / 1000, 3),
         "slowest_calls": [(round(e["duration"] / 1000, 2), _command(e)) for e in
                           sorted(slow, key=lambda e: -e["duration"])[:5]],
+        "writer_calls_over_5ms": sum(1 for e in writer_slow if e["duration"] > 5000),
+        "writer_longest_call_ms": round(max((e["duration"] for e in writer_slow), default=0) / 1000, 3),
         "pg_bytes_per_task": round(size / max(rows, 1)), "in_asynq_now": bench_client.zcard(
             __import__("dlqadmin.asynq.keys", fromlist=["x"]).archived(QUEUE)),
     }
