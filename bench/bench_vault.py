@@ -14,8 +14,16 @@
 3. **Redrive.** Redrives ``--redrive`` (default 100,000) trimmed deaths through a tracked
    operation and the operations worker (target < 30 s, no Redis call over 5 ms).
 
+0. **Backlog** (``--backlog N``, off by default): N deaths already archived (asynq's cap
+   lifted), captured from scratch: deaths/s and the CPU each captured death costs, in
+   this process, in its Postgres backend and in Redis; then each step of the capture
+   timed alone over the same tasks (scan, msg decode, masking of error and payload
+   preview, encryption, insert, status sweep once asynq trimmed them all). CPU per
+   death is what to compare between runs on a shared machine: wall time there depends
+   on what else runs.
+
     python bench/bench_vault.py [--seconds 300] [--rate 1000] [--search-rows 1000000]
-        [--redrive 100000] [--db dlqadmin_bench_vault] [--url $DLQADMIN_BENCH_REDIS_URL]
+        [--redrive 100000] [--backlog 0] [--db dlqadmin_bench_vault] [--url $DLQADMIN_BENCH_REDIS_URL]
 
 The Redis DB (``--url``) is FLUSHDB'ed before and after; the Postgres database
 (``--db``) is created if missing and its vault tables emptied first. SLOWLOG settings
@@ -60,6 +68,7 @@ def parse_args():
     p.add_argument("--search-rows", type=int, default=1_000_000)
     p.add_argument("--searches", type=int, default=60)
     p.add_argument("--redrive", type=int, default=100_000)
+    p.add_argument("--backlog", type=int, default=0, help="first capture a backlog of N deaths (CPU split)")
     p.add_argument("--db", default=os.environ.get("DLQADMIN_BENCH_VAULT_DB", "dlqadmin_bench_vault"))
     p.add_argument("--url", default=DEFAULT_URL)
     p.add_argument("--writer", metavar="FILE", help=argparse.SUPPRESS)  # the writer process
@@ -67,6 +76,17 @@ def parse_args():
 
 
 # --- the writer process (no Django) -----------------------------------------------------
+
+def die(w, pipe, i, stamp, prefix="d"):
+    """Death number i, archived at ``stamp`` through the Archiver ``w`` into ``pipe``."""
+    task_id = f"{prefix}-{i:08d}"
+    payload = json.dumps({"order": i, "customer": {"email": f"user{i}@example.com"},
+                          "card_number": "4111111111111111", "amount": i % 997}).encode()
+    keys_, argv, _ = w._args(task_id, task_type=f"job:{i % 7}", payload=payload,
+                             error=ERRORS[i % len(ERRORS)].format(n=i), retry=5, at=stamp)
+    w.script(keys=keys_, args=argv, client=pipe)
+    return task_id
+
 
 def run_writer(args):
     import redis
@@ -89,13 +109,7 @@ def run_writer(args):
         pipe = client.pipeline(transaction=False)
         stamp = time.time()
         for i in range(n, n + k):
-            task_id = f"d-{i:08d}"
-            payload = json.dumps({"order": i, "customer": {"email": f"user{i}@example.com"},
-                                  "card_number": "4111111111111111", "amount": i % 997}).encode()
-            keys_, argv, _ = w._args(task_id, task_type=f"job:{i % 7}", payload=payload,
-                                     error=ERRORS[i % len(ERRORS)].format(n=i), retry=5, at=stamp)
-            w.script(keys=keys_, args=argv, client=pipe)
-            deaths.append((task_id, stamp))
+            deaths.append((die(w, pipe, i, stamp), stamp))
         pipe.execute()
         n += k
     with open(args.writer, "w") as fh:
@@ -142,9 +156,19 @@ class Slowlog:
         return self
 
     def ours(self):
-        entries = self.client.slowlog_get(self.max_len)
-        return [e for e in entries if e["id"] > self.start_id
-                and (e.get("client_name") or b"") in (CLIENT_NAME, CLIENT_NAME.encode())]
+        return [e for e in self._new() if self._is_ours(e)]
+
+    def others(self):
+        """The other clients' calls (the writer's archive script: a fixed, small amount
+        of work per call, so a long one measures the host, not the script)."""
+        return [e for e in self._new() if not self._is_ours(e)]
+
+    def _new(self):
+        return [e for e in self.client.slowlog_get(self.max_len) if e["id"] > self.start_id]
+
+    @staticmethod
+    def _is_ours(entry):
+        return (entry.get("client_name") or b"") in (CLIENT_NAME, CLIENT_NAME.encode())
 
     def __exit__(self, *exc):
         self.client.config_set("slowlog-log-slower-than", self.old[0])
@@ -189,9 +213,11 @@ def capture_phase(args, bench_client):
     writer = subprocess.Popen([sys.executable, __file__, "--writer", deaths_file, "--url", args.url,
                                "--rate", str(args.rate), "--seconds", str(args.seconds)], cwd=ROOT)
     poll = settings.DLQADMIN_VAULT_POLL_SECONDS
-    passes, pass_ms = 0, []
+    passes, pass_ms, loads = 0, [], []
+    meter = CpuMeter(bench_client)
     with Slowlog(bench_client) as log:
         while True:
+            loads.append(os.getloadavg()[0])
             t0 = time.perf_counter()
             capture.capture_pass(vc=vc, queues=[QUEUE], max_seconds=5.0)
             pass_ms.append((time.perf_counter() - t0) * 1000)
@@ -201,7 +227,7 @@ def capture_phase(args, bench_client):
             time.sleep(max(0.0, poll - (time.perf_counter() - t0)))
         for _ in range(3):
             capture.capture_pass(vc=vc, queues=[QUEUE], max_seconds=30.0)
-        slow = log.ours()
+        slow, writer_slow = log.ours(), log.others()
     if writer.returncode != 0:
         raise SystemExit("the writer process failed")
     with open(deaths_file) as fh:
@@ -216,8 +242,12 @@ def capture_phase(args, bench_client):
         c.execute("SELECT pg_total_relation_size('vault_vaultentry'), count(*) FROM vault_vaultentry")
         size, rows = c.fetchone()
     longest = max((e["duration"] for e in slow), default=0)
+    n_captured = sum(1 for t in died if t in captured)
+    # Redis CPU here includes the writer's archive scripts.
+    cpu = meter.per_task_us(n_captured)
     return {
-        "deaths": len(died), "captured": sum(1 for t in died if t in captured), "lost": cur.lost_total,
+        "load_avg_1m_median": round(statistics.median(loads), 2), "cpu_per_death_us": cpu,
+        "deaths": len(died), "captured": n_captured, "lost": cur.lost_total,
         "lag_p50_s": round(pct(lags, 50), 3), "lag_p99_s": round(pct(lags, 99), 3),
         "lag_max_s": round(max(lags, default=0), 3),
         "passes": passes, "pass_ms_p50": round(pct(pass_ms, 50), 1), "pass_ms_p99": round(pct(pass_ms, 99), 1),
@@ -225,9 +255,138 @@ def capture_phase(args, bench_client):
         "longest_redis_call_ms": round(longest / 1000, 3),
         "slowest_calls": [(round(e["duration"] / 1000, 2), _command(e)) for e in
                           sorted(slow, key=lambda e: -e["duration"])[:5]],
+        "writer_calls_over_5ms": sum(1 for e in writer_slow if e["duration"] > 5000),
+        "writer_longest_call_ms": round(max((e["duration"] for e in writer_slow), default=0) / 1000, 3),
         "pg_bytes_per_task": round(size / max(rows, 1)), "in_asynq_now": bench_client.zcard(
             __import__("dlqadmin.asynq.keys", fromlist=["x"]).archived(QUEUE)),
     }
+
+
+class CpuMeter:
+    """CPU seconds used since start by this process, our Postgres backend (its
+    /proc entry: a local server) and the Redis server (all its clients)."""
+
+    def __init__(self, bench_client):
+        from django.db import connection
+
+        self.redis = bench_client
+        with connection.cursor() as c:
+            c.execute("SELECT pg_backend_pid()")
+            self.pg_pid = c.fetchone()[0]
+        self.start = self.read()
+
+    def _pg(self):
+        try:
+            with open(f"/proc/{self.pg_pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")  # Postgres on another host
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _redis(self):
+        info = self.redis.info("cpu")
+        return info["used_cpu_user"] + info["used_cpu_sys"]
+
+    def read(self):
+        return time.process_time(), self._pg(), self._redis()
+
+    def per_task_us(self, n):
+        now = self.read()
+        names = ("client_us", "postgres_us", "redis_us")
+        return {k: round((b - a) / max(n, 1) * 1e6, 1) for k, a, b in zip(names, self.start, now)}
+
+
+def backlog_phase(args, bench_client):
+    """Capture ``--backlog`` deaths archived beforehand; then each step alone (see the
+    module docstring)."""
+    import hashlib
+
+    from django.db import transaction
+
+    from dlqadmin.asynq import keys
+    from dlqadmin.asynq.vault import VaultClient
+    from dlqadmin.core import clock
+    from dlqadmin.masking.selectors import masker_lookup
+    from dlqadmin.vault import capture, crypto
+    from dlqadmin.vault.models import VaultEntry
+    from tests.support.asynq_archiver import Archiver
+
+    n = args.backlog
+    w = Archiver(bench_client, QUEUE, now=lambda: dt.datetime.now(dt.UTC), cap=10**9)
+    stamp = time.time() - 60
+    for start in range(0, n, 1000):
+        pipe = bench_client.pipeline(transaction=False)
+        for i in range(start, min(n, start + 1000)):
+            die(w, pipe, i, stamp + i / 1000, prefix="b")
+        pipe.execute()
+    vc = VaultClient(bench_client)
+    meter, t0, passes = CpuMeter(bench_client), time.perf_counter(), 0
+    while True:
+        result = capture.capture_pass(vc=vc, queues=[QUEUE], max_seconds=5.0)
+        passes += 1
+        if not result.queues or not result.queues[0].behind:
+            break
+    seconds = time.perf_counter() - t0
+    captured = VaultEntry.objects.filter(queue=QUEUE).count()
+    out = {"deaths": n, "captured": captured, "seconds": round(seconds, 2), "per_s": round(captured / seconds),
+           "passes": passes, "cpu_per_death": meter.per_task_us(captured)}
+
+    # Each step alone, over the same tasks (CPU of this process unless named).
+    split = {}
+
+    def step(name, fn):
+        c0 = time.process_time()
+        value = fn()
+        split[name] = round((time.process_time() - c0) / n * 1e6, 1)
+        return value
+
+    def scan_all():
+        tasks, pos = [], None
+        while True:
+            chunk = vc.scan(QUEUE, pos)
+            if not chunk.tasks:
+                return tasks
+            tasks += chunk.tasks
+            pos = chunk.last
+
+    tasks = step("redis scan", scan_all)
+    parts = step("msg decode", lambda: [capture._decode_parts(t.msg) for t in tasks])
+    lookup = masker_lookup(QUEUE)
+    step("mask error", lambda: [capture._masked_error(lookup(p[0]), p[3]) for p in parts])
+    step("mask payload preview", lambda: [capture._masked_payload(lookup(p[0]), p[4]) for p in parts])
+    encrypt = crypto.encryptor()
+    step("encrypt", lambda: [encrypt(t.msg) for t in tasks])
+    step("sha256", lambda: [hashlib.sha256(t.msg).hexdigest() for t in tasks])
+    now = clock.now()
+    rows = [(t.member, t.score, t.msg, t.state) for t in tasks]
+    VaultEntry.objects.filter(queue=QUEUE).delete()
+    meter = CpuMeter(bench_client)
+    c0 = time.process_time()
+    for start in range(0, n, 500):
+        with transaction.atomic():
+            capture._insert(QUEUE, rows[start:start + 500], lookup, now)
+    whole = meter.per_task_us(n)
+    split["row + insert (client, all of the above but scan)"] = round((time.process_time() - c0) / n * 1e6, 1)
+    split["insert (postgres backend)"] = whole["postgres_us"]
+    # asynq trims them all: the status sweep finds every row gone.
+    bench_client.delete(keys.archived(QUEUE))
+    meter = CpuMeter(bench_client)
+    changed = 0
+    while True:
+        got = sum(capture.refresh_statuses(QUEUE, vc=vc, all_gone=True).values())
+        changed += got
+        if not got:
+            break
+    sweep = meter.per_task_us(changed)
+    split["status sweep (client)"], split["status sweep (postgres backend)"] = sweep["client_us"], sweep["postgres_us"]
+    split["status sweep (redis)"] = sweep["redis_us"]
+    out["cpu_split_us_per_death"] = split
+    bench_client.flushdb()
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("TRUNCATE vault_vaultentry, vault_vaultcursor, vault_vaultloss")
+    return out
 
 
 def top_up(target):
@@ -328,10 +487,14 @@ def main():
     bench_client.flushdb()
     with connection.cursor() as c:
         c.execute("TRUNCATE vault_vaultentry, vault_vaultcursor, vault_vaultloss, operations_operationitem, "
-                  "operations_operation")
+                  "operations_operation CASCADE")
     out = {"when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "seconds": args.seconds,
            "rate": args.rate}
     try:
+        if args.backlog:
+            print("backlog: capturing", args.backlog, "deaths archived beforehand ...", flush=True)
+            out["backlog"] = backlog_phase(args, bench_client)
+            print(json.dumps(out["backlog"], indent=2), flush=True)
         print("capture: writing", args.rate * args.seconds, "deaths over", args.seconds, "s ...", flush=True)
         out["capture"] = capture_phase(args, bench_client)
         print(json.dumps(out["capture"], indent=2), flush=True)

@@ -36,6 +36,11 @@ def encrypt(raw: bytes) -> bytes:
     return _fernet().encrypt(raw)
 
 
+def encryptor():
+    """``encrypt`` with the keys looked up once, for a chunk of messages."""
+    return _fernet().encrypt
+
+
 def decrypt(token: bytes) -> bytes:
     try:
         return _fernet().decrypt(bytes(token))

@@ -251,3 +251,38 @@ def test_the_scheduler_leader_captures(asynq_redis):
         assert VaultCursor.objects.get(queue="payments").captured_total == 20
     finally:
         leader.stop()
+
+
+def test_repeated_errors_and_payloads_masked_once_per_rule_set(archiver, monkeypatch):
+    """Masked texts are reused within a capture only under the same rules: a rule scoped
+    to one task type never shows on another type's rows, however often the text repeats."""
+    from dlqadmin.masking.engine import Masker
+    from dlqadmin.masking.models import MaskingRule
+
+    MaskingRule.objects.create(task_type_pattern="billing:*", kind="key", pattern="order_note", label="note")
+    MaskingRule.objects.create(task_type_pattern="billing:*", kind="regex", pattern=r"secret-(\w+)", label="sec")
+    payload = '{"order_note": "call Ann é", "n": 1}'.encode()
+    for k in range(3):
+        for task_type in ("billing:charge", "email:send"):
+            archiver.die(f"{task_type}-{k}", task_type=task_type, payload=payload, error="token secret-abc refused")
+    archiver.die("odd-json", task_type="email:send", payload=b'{"s": "a\\u0000b\\ud800", "big": 1e400}',
+                 error="x")
+    archiver.die("null-json", task_type="email:send", payload=b"null", error="x")
+    calls = []
+    original = Masker.mask_text
+    monkeypatch.setattr(Masker, "mask_text", lambda self, *a, **kw: calls.append(a[0]) or original(self, *a, **kw))
+    assert capture.capture_pass().captured == 8
+    # One masking per (rule set, error text), not per death.
+    assert calls.count("token secret-abc refused") == 2
+    by_id = {r.task_id: r for r in rows()}
+    for k in range(3):
+        billing, email = by_id[f"billing:charge-{k}"], by_id[f"email:send-{k}"]
+        assert "abc" not in billing.error_masked and "[sec]" in billing.error_masked
+        assert email.error_masked == "token secret-abc refused"
+        assert billing.payload_json["order_note"] != "call Ann é" and billing.payload_json["n"] == 1
+        assert email.payload_json == {"order_note": "call Ann é", "n": 1}
+        assert "call Ann" not in billing.payload_masked and "call Ann é" in email.payload_masked
+    # JSON that Postgres would refuse as given is stored through the parsed value (or not at all).
+    odd = by_id["odd-json"]
+    assert odd.payload_masked and (odd.payload_json is None or "\x00" not in odd.payload_json.get("s", ""))
+    assert by_id["null-json"].payload_json is None
