@@ -20,7 +20,7 @@ from dlqadmin.audit import actions as audit_actions
 from dlqadmin.audit import record
 
 from . import mfa, oidc, services
-from .forms import PasswordLoginForm, TokenForm
+from .forms import PasswordLoginForm, PreferencesForm, TokenForm
 from .signals import LOGIN_DETAIL
 
 
@@ -201,4 +201,18 @@ def profile(request):
         "roles": [(r, queues, DESCRIPTIONS[r]) for r, queues in roles],
         "has_device": mfa.confirmed_device(request.user) is not None,
         "mfa_required": mfa.required_for(request.user),
+        "refresh_choices": PreferencesForm.base_fields["refresh_seconds"].choices,
+        "theme_choices": PreferencesForm.base_fields["theme"].choices,
     })
+
+
+@signed_in_view
+@require_POST
+def preferences(request):
+    """Theme and live refresh; back to the page the user was on."""
+    form = PreferencesForm(request.POST)
+    if not form.is_valid() or not form.changes():
+        return render(request, "accounts/preferences_error.html", {"next": _next_url(request, "/account/")},
+                      status=400)
+    services.set_preferences(request, **form.changes())
+    return redirect(_next_url(request, "/account/"))

@@ -50,3 +50,23 @@ document.addEventListener("submit", function (event) {
   dialog.showModal();
   dialog.querySelector(".confirm-no").focus();
 }, true);
+
+// The top bar's menu button (narrow screens; CSS hides it on wide ones).
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest(".menu-toggle");
+  if (!toggle) return;
+  var bar = toggle.closest(".topbar");
+  var open = bar.classList.toggle("open");
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+});
+
+// The theme button: with no stored choice the page follows the system, so the button
+// offers the other one of what is shown now.
+document.addEventListener("DOMContentLoaded", function () {
+  var button = document.querySelector("button[data-theme-choice]");
+  if (!button || button.dataset.themeChoice !== "auto") return;
+  if (window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches) {
+    button.value = "light";
+    button.textContent = "Light theme";
+  }
+});
