@@ -29,7 +29,6 @@ def overview(request):
     context = {
         "infos": infos,
         "totals": selectors.totals(infos),
-        "poll_seconds": settings.DLQADMIN_POLL_SECONDS,
     }
     return _fragment_or_page(request, "triage/overview.html", "queue_table", context)
 

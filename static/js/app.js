@@ -70,3 +70,44 @@ document.addEventListener("DOMContentLoaded", function () {
     button.textContent = "Light theme";
   }
 });
+
+// Live counts without jumping. Every element with data-live="key" is live state. Every
+// <body data-refresh> seconds (the user's choice; 0 is off) the page is fetched again and
+// only those elements change: text of leaf elements and classes (e.g. "hot"). Nothing is
+// re-created, so focus, scroll position, text selection and ticked boxes stay. When the
+// set of live keys differs (a queue appeared or went), a notice offers a reload instead.
+(function () {
+  var seconds = parseInt((document.body && document.body.dataset.refresh) || "0", 10);
+  if (!(seconds > 0) || !document.querySelector("[data-live]")) return;
+  var busy = false;
+  function byKey(root) {
+    var map = new Map();
+    root.querySelectorAll("[data-live]").forEach(function (el) { map.set(el.dataset.live, el); });
+    return map;
+  }
+  function apply(html) {
+    var fresh = byKey(new DOMParser().parseFromString(html, "text/html"));
+    var now = byKey(document);
+    var changed = fresh.size !== now.size;
+    fresh.forEach(function (el, key) {
+      var mine = now.get(key);
+      if (!mine) { changed = true; return; }
+      if (mine.className !== el.className) mine.className = el.className;
+      if (!el.firstElementChild && !mine.firstElementChild && mine.textContent !== el.textContent) {
+        mine.textContent = el.textContent;
+      }
+    });
+    var notice = document.getElementById("live-notice");
+    if (notice && changed) notice.hidden = false;
+  }
+  setInterval(function () {
+    if (busy || document.hidden) return;
+    busy = true;
+    // The poll header keeps these requests from counting as activity for the idle timeout.
+    fetch(window.location.href, {headers: {"X-DLQ-Poll": "1"}, credentials: "same-origin"})
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : null; })
+      .then(function (html) { if (html) apply(html); })
+      .catch(function () {})
+      .then(function () { busy = false; });
+  }, seconds * 1000);
+})();
