@@ -1,9 +1,12 @@
 """Reads for the alert and policy pages: current alerts, history, charts, preview."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from dlqadmin.core import clock
+from django.db.models import F, Func, IntegerField, Max
+
+from dlqadmin.asynq import DamagedData, QueueNotFound
+from dlqadmin.core import charts, clock
 
 from dlqadmin.core import names as qnames
 from dlqadmin.core.asynq_client import inspector
@@ -89,20 +92,81 @@ def preview(query):
     return {"errors": [], "rows": rows, "pattern": data["pattern"]}
 
 
-def chart(queue, hours=24, width=600, height=160):
-    """An inline-SVG-ready series of the DLQ size of `queue` over the last `hours`."""
-    since = clock.now() - timedelta(hours=hours)
-    points = list(QueueSample.objects.filter(queue_key=qnames.key(queue), at__gte=since).order_by("at")
+def _thinned(points, most):
+    """At most `most` points, keeping the last one (one per pixel column is enough)."""
+    if len(points) <= most:
+        return points
+    step = len(points) / most
+    return [points[int(i * step)] for i in range(most)] + [points[-1]]
+
+
+def chart(queue, hours=24):
+    """The DLQ size of `queue` over the last `hours` (one sample per check round), with the
+    warning and critical thresholds of the policy governing it."""
+    end = clock.now()
+    start = end - timedelta(hours=hours)
+    points = list(QueueSample.objects.filter(queue_key=qnames.key(queue), at__gte=start).order_by("at")
                   .values_list("at", "archived"))
-    if not points:
-        return {"points": "", "max": 0, "count": 0, "hours": hours, "width": width, "height": height}
-    if len(points) > width:  # at most one point per pixel column
-        step = len(points) / width
-        points = [points[int(i * step)] for i in range(width)] + [points[-1]]
-    top = max(v for _, v in points) or 1
-    t0, t1 = since.timestamp(), clock.now().timestamp()
-    span = max(t1 - t0, 1)
-    coords = " ".join(
-        f"{(at.timestamp() - t0) / span * width:.1f},{height - v / top * (height - 10):.1f}" for at, v in points)
-    return {"points": coords, "max": top, "last": points[-1][1], "count": len(points), "hours": hours,
-            "width": width, "height": height, "first_at": points[0][0], "last_at": points[-1][0]}
+    policy = Resolver.load().resolve(queue)
+    thresholds = [(f"warning ({policy.dlq_warning})", "warning", policy.dlq_warning),
+                  (f"critical ({policy.dlq_critical})", "critical", policy.dlq_critical)] if policy.enabled else []
+    drawn = charts.time_chart([("dead tasks", "dlq", _thinned(points, 600))], start=start, end=end,
+                              thresholds=thresholds)
+    last, peak = (points[-1][1] if points else 0), max((v for _, v in points), default=0)
+    label = f"Dead tasks in {queue} over the last {hours} hours: latest {last}, peak {peak}" + "".join(
+        f"; {name}" for name, _, _ in thresholds)
+    return {"chart": drawn, "label": label, "hours": hours, "count": len(points), "policy": policy,
+            "first_at": points[0][0] if points else None, "last_at": points[-1][0] if points else None,
+            "last": last, "max": peak}
+
+
+SPARK_POINTS = 48
+
+
+def sparklines(queue_names, hours=24):
+    """{queue: (svg points, latest, peak)} of the DLQ size of each queue over the last `hours`,
+    at most SPARK_POINTS buckets each (the largest sample of each), computed in Postgres so the
+    overview reads O(queues x buckets) rows whatever the check interval."""
+    names = _by_key(queue_names)
+    end = clock.now()
+    start = end - timedelta(hours=hours)
+    bucket = hours * 3600 / SPARK_POINTS
+    slot = Func(Func(F("at"), function="EXTRACT", template="EXTRACT(EPOCH FROM %(expressions)s)") / bucket,
+                function="FLOOR", output_field=IntegerField())
+    rows = (QueueSample.objects.filter(queue_key__in=list(names), at__gte=start).annotate(slot=slot)
+            .values("queue_key", "slot").annotate(peak=Max("archived")).order_by("queue_key", "slot"))
+    series = {}
+    for row in rows:
+        series.setdefault(names[row["queue_key"]], []).append(row["peak"])
+    return {q: (charts.sparkline(v), v[-1], max(v)) for q, v in series.items()}
+
+
+def daily_history(queue_names, days=7):
+    """asynq's daily processed / failed counters summed over `queue_names` (oldest day first);
+    a damaged or vanished queue is left out (and named), never the chart."""
+    per_day, skipped = {}, []
+    for name in queue_names:
+        try:
+            stats = inspector().history(name, days)
+        except (QueueNotFound, DamagedData):
+            skipped.append(name)
+            continue
+        for d in stats:
+            p, f = per_day.get(d.date, (0, 0))
+            per_day[d.date] = (p + d.processed, f + d.failed)
+    dates = sorted(per_day)
+    if not dates:
+        return {"chart": None, "days": days, "skipped": skipped, "processed": 0, "failed": 0}
+
+    def at(d):
+        return datetime.combine(d, time(12), tzinfo=UTC)  # a day's counters drawn at its noon
+
+    start = datetime.combine(dates[0], time(0), tzinfo=UTC)
+    end = datetime.combine(dates[-1], time(0), tzinfo=UTC) + timedelta(days=1)
+    drawn = charts.time_chart([("processed", "processed", [(at(d), per_day[d][0]) for d in dates]),
+                               ("failed", "failed", [(at(d), per_day[d][1]) for d in dates])],
+                              start=start, end=end)
+    processed, failed = sum(p for p, _ in per_day.values()), sum(f for _, f in per_day.values())
+    return {"chart": drawn, "days": days, "skipped": skipped, "processed": processed, "failed": failed,
+            "label": f"Tasks processed and failed per day over the last {days} days: "
+                     f"{processed} processed, {failed} failed"}

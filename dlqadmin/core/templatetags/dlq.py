@@ -66,3 +66,9 @@ def urlencode_dict(value):
     from urllib.parse import urlencode
 
     return urlencode(value or {})
+
+
+@register.filter
+def get_item(mapping, key):
+    """mapping[key], or None: per-row data kept in a dict keyed by queue name."""
+    return mapping.get(key) if hasattr(mapping, "get") else None
