@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, Func, IntegerField, Max
+from django.db.models import Case, F, Func, IntegerField, Max, When
 
 from dlqadmin.asynq import DamagedData, QueueNotFound
 from dlqadmin.core import charts, clock
@@ -14,7 +14,7 @@ from dlqadmin.policies import services as policy_services
 from dlqadmin.policies.selectors import Resolver, builtin_default, channels_for, matching_queues
 
 from .models import CRITICAL, WARNING, AlertEvent, AlertState, QueueSample
-from .rules import LABELS, evaluate
+from .rules import LABELS, evaluate, shown
 
 HISTORY_LIMIT = 200
 
@@ -26,11 +26,13 @@ def _by_key(queue_names):
 def current_alerts(queue_names):
     """Firing states on `queue_names`; each row's `name` is the queue as asynq holds it (links)."""
     names = _by_key(queue_names)
+    critical_first = Case(When(status=CRITICAL, then=0), default=1, output_field=IntegerField())
     rows = AlertState.objects.filter(status__in=[WARNING, CRITICAL], queue_key__in=list(names)).order_by(
-        "-status", "queue", "rule")  # "warning" > "critical": critical first
+        critical_first, "queue", "rule")
     out = []
     for s in rows:
         s.name = names[s.queue_key]
+        s.shown_value, s.shown_threshold = shown(s.rule, s.value), shown(s.rule, s.threshold)
         out.append((s, LABELS.get(s.rule, s.rule)))
     return out
 

@@ -1,9 +1,8 @@
 import re
-from datetime import timedelta
 
 from django import template
 
-from dlqadmin.core import names
+from dlqadmin.core import humanize, names
 
 register = template.Library()
 
@@ -17,22 +16,7 @@ def form_value(value):
 @register.filter
 def duration(value):
     """Seconds (or a timedelta) as a short human string: 0s, 42s, 3m 5s, 2h 10m, 4d 3h."""
-    if value is None or value == "":
-        return ""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds < 1:
-        return "0s" if seconds <= 0 else f"{seconds:.2f}s"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
+    return humanize.duration(value)
 
 
 @register.filter
