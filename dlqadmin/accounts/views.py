@@ -187,6 +187,7 @@ def mfa_setup(request):
         "form": form,
         "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
         "config_url": device.config_url,
+        "qr_svg": mfa.qr_svg(device.config_url),
         "required": mfa.required_for(request.user),
         "next": _next_url(request, "/account/"),
     })
