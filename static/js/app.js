@@ -111,3 +111,14 @@ document.addEventListener("DOMContentLoaded", function () {
       .then(function () { busy = false; });
   }, seconds * 1000);
 })();
+
+// Rows that open a detail row below them (the audit log): the details span the whole
+// table instead of squeezing one cell. <button aria-controls="ID" aria-expanded>.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("button.event-toggle");
+  if (!button) return;
+  var row = document.getElementById(button.getAttribute("aria-controls"));
+  if (!row) return;
+  row.hidden = !row.hidden;
+  button.setAttribute("aria-expanded", row.hidden ? "false" : "true");
+});
