@@ -60,7 +60,8 @@ class CreateUserForm(forms.Form):
     username = forms.CharField(max_length=150, label="User name")
     email = forms.EmailField(required=False, label="E-mail (optional)")
     password = forms.CharField(widget=forms.PasswordInput(render_value=False), label="Initial password",
-                               help_text="Tell it to them out of band; they can enrol an authenticator app at first sign-in.")
+                               help_text="Tell it to them out of band; they can enrol an authenticator app "
+                                         "at first sign-in.")
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("prefix", "new")

@@ -241,8 +241,8 @@ def test_an_intent_and_its_outcome_are_one_entry(auditor_client):
     seed(1, action="task.retry", queue="payments", task_id="t-9", outcome="success", detail={"intent": intent.seq})
     seed(1, action="task.delete", queue="payments", outcome="intent")  # no outcome yet: its own row
     html = auditor_client.get("/audit/").content.decode()
-    rows = re.findall(r'<tr data-seq="\d+" data-action="(task[\w.]+)" data-outcome="(\w+)"(?: data-intent-seq="(\d+)")?',
-                      html)
+    row = r'<tr data-seq="\d+" data-action="(task[\w.]+)" data-outcome="(\w+)"(?: data-intent-seq="(\d+)")?'
+    rows = re.findall(row, html)
     assert rows == [("task.delete", "intent", ""), ("task.retry", "success", str(intent.seq))]
     assert "Intent #%d" % intent.seq in html and "INC-7" in html
 
