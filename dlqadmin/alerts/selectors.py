@@ -9,10 +9,12 @@ from dlqadmin.asynq import DamagedData, QueueNotFound
 from dlqadmin.core import charts, clock
 
 from dlqadmin.core import names as qnames
+from dlqadmin.core.asynq_client import client as redis_client
 from dlqadmin.core.asynq_client import inspector
 from dlqadmin.policies import services as policy_services
 from dlqadmin.policies.selectors import Resolver, builtin_default, channels_for, matching_queues
 
+from .checks import growth_baselines, oldest_dead_ages
 from .models import CRITICAL, WARNING, AlertEvent, AlertState, QueueSample
 from .rules import LABELS, evaluate, shown
 
@@ -79,6 +81,14 @@ def preview(query):
     matched = sorted(infos) if policy.is_default else matching_queues(data["pattern"], list(infos))
     # Other policies can be more specific than this one for some of these queues.
     others = Resolver.load([p for p in Resolver.load().policies if p.name != policy.name and not p.is_default])
+    # Growth and the oldest dead task's age as a check round reads them, so the preview shows
+    # every alert the Alerts page would (not only size, backlog and latency).
+    now = clock.now()
+    readable = [q for q in matched if not infos[q].damaged]
+    keys_of = {q: qnames.key(q) for q in readable}
+    baseline = growth_baselines({policy.growth_window_minutes: list(keys_of.values())}, now) \
+        if policy.growth_threshold else {}
+    ages = oldest_dead_ages(redis_client(), readable, now) if policy.archive_age_warning_days else {}
     rows = []
     for q in matched:
         other = next((p for p, match in others.ordered if not p.is_default and match(q)), None)
@@ -86,9 +96,13 @@ def preview(query):
 
         shadowed = other is not None and specificity(other) < specificity(policy)
         i = infos[q]
-        firing = [(LABELS[f.rule], f) for f in evaluate(policy, archived=i.archived, pending=i.pending,
-                                                         latency_seconds=i.latency.total_seconds())
+        qk = keys_of.get(q)
+        growth = max(0, i.archived - baseline[qk]) if qk in baseline else None
+        findings = evaluate(policy, archived=i.archived, pending=i.pending, latency_seconds=i.latency.total_seconds(),
+                            growth=growth, oldest_dead_age_days=ages.get(q))
+        firing = [(LABELS[f.rule], f, shown(f.rule, f.value), shown(f.rule, f.threshold)) for f in findings
                   if f.level != "ok"] if policy.enabled and not i.damaged else []
+        firing.sort(key=lambda row: row[1].level != "critical")
         rows.append({"queue": q, "archived": i.archived, "pending": i.pending, "damaged": i.problem,
                      "shadowed_by": other.name if shadowed else "", "firing": firing})
     return {"errors": [], "rows": rows, "pattern": data["pattern"]}
