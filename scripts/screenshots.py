@@ -26,10 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(os.environ.get("SCREENSHOTS_DIR", ROOT / "screenshots"))
 SIZES = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, "height": 844}}
 THEMES = ("light", "dark")
-# Pages reached from links rather than the navigation: a queue, a dead task, a search,
-# a scheduler entry, the queue's chart and vault, the account and MFA set-up.
-EXTRA = ["/account/", "/account/mfa/setup/", "/alerts/history/", "/policies/channels/", "/policies/masking/",
-         "/policies/new/"]
+# Pages reached from links rather than the navigation (a queue, a dead task, a search, a
+# scheduler entry, the queue's chart and vault are found on the way), each with the
+# navigation entry that leads to it.
+EXTRA = [("/", "/account/"), ("/", "/account/mfa/setup/"), ("/alerts/", "/alerts/history/"),
+         ("/policies/", "/policies/channels/"), ("/policies/", "/policies/masking/"), ("/policies/", "/policies/new/"),
+         ("/audit/", "/audit/?action=task.retry")]
 
 
 def say(text):
@@ -61,7 +63,7 @@ def slug(path):
 
 def pages_of(page, base):
     """The role's navigation, plus one page of each kind reached by a link."""
-    paths = [a.get_attribute("href") for a in page.locator("nav[aria-label=Main] a").all()]
+    paths = ["/", *(a.get_attribute("href") for a in page.locator("nav[aria-label=Main] a").all())]
     queue = page.locator("#queues tbody tr:not([data-damaged]) td a").first
     if queue.count():
         qpath = queue.get_attribute("href")
@@ -78,8 +80,9 @@ def pages_of(page, base):
     entry = page.locator("a[href^='/scheduler/']").first
     if entry.count():
         paths.append(entry.get_attribute("href"))
+    paths += [p for via, p in EXTRA if via in paths]
     seen = []
-    for p in [*paths, *EXTRA]:
+    for p in paths:
         if p and p not in seen:
             seen.append(p)
     return seen

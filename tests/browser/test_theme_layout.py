@@ -96,7 +96,7 @@ ROLE_PAGES = {
     "payload_viewer": PAGES[:3],
     "policy_admin": ["/", "/alerts/", "/policies/", "/policies/channels/", "/policies/masking/", "/policies/new/"],
     "auditor": ["/", "/audit/", "/alerts/history/"],
-    "admin": PAGES,
+    "admin": [*PAGES, "/policies/new/", "/account/mfa/setup/", "/alerts/queues/payments/chart/"],
 }
 
 
