@@ -16,10 +16,9 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
+from demo import wait_for  # scripts/demo.py, next to this file
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,18 +42,6 @@ def chromium():
         if candidate and shutil.which(candidate):
             return shutil.which(candidate)
     sys.exit("Chromium not found: install the 'chromium' package or set DLQADMIN_CHROMIUM")
-
-
-def wait_for(url, seconds=180):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as resp:
-                if resp.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.5)
-    return False
 
 
 def slug(path):
@@ -124,7 +111,7 @@ def main():
     demo = subprocess.Popen([sys.executable, "scripts/demo.py"], cwd=ROOT, env={**os.environ, "PORT": port},
                             stdout=subprocess.DEVNULL, start_new_session=True)
     try:
-        if not wait_for(base + "/healthz"):
+        if not wait_for(base + "/healthz", seconds=240):  # migrations and seeding come first
             say("the demo did not come up (try `make demo` to see why)")
             return 1
         passwords = json.loads((ROOT / "var" / "demo" / "credentials.json").read_text())
