@@ -3,7 +3,8 @@
 from datetime import UTC, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Case, F, Func, IntegerField, Max, When
+from django.db import connection
+from django.db.models import Case, IntegerField, When
 
 from dlqadmin.asynq import DamagedData, QueueNotFound
 from dlqadmin.core import charts, clock
@@ -140,20 +141,27 @@ SPARK_POINTS = 48
 
 
 def sparklines(queue_names, hours=24):
-    """{queue: (svg points, latest, peak)} of the DLQ size of each queue over the last `hours`,
-    at most SPARK_POINTS buckets each (the largest sample of each), computed in Postgres so the
-    overview reads O(queues x buckets) rows whatever the check interval."""
+    """{queue: (svg points, latest, peak)} of the DLQ size of each queue over the last `hours`:
+    the last sample of each of SPARK_POINTS time buckets. One index probe per queue and bucket
+    (a LATERAL join on (queue_key, at)), so the cost does not grow with the check interval or
+    the retention: 100 queues sampled every 15 s is 576,000 rows a day, 4,800 probes here."""
     names = _by_key(queue_names)
+    if not names:
+        return {}
     end = clock.now()
     start = end - timedelta(hours=hours)
-    bucket = hours * 3600 / SPARK_POINTS
-    slot = Func(Func(F("at"), function="EXTRACT", template="EXTRACT(EPOCH FROM %(expressions)s)") / bucket,
-                function="FLOOR", output_field=IntegerField())
-    rows = (QueueSample.objects.filter(queue_key__in=list(names), at__gte=start).annotate(slot=slot)
-            .values("queue_key", "slot").annotate(peak=Max("archived")).order_by("queue_key", "slot"))
+    bucket = timedelta(hours=hours) / SPARK_POINTS
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT q.k, s.archived FROM unnest(%s::text[]) AS q(k) CROSS JOIN generate_series(0, %s) AS b(i)"
+            " CROSS JOIN LATERAL (SELECT archived FROM alerts_queuesample WHERE queue_key = q.k"
+            "  AND at > %s + b.i * %s AND at <= %s + (b.i + 1) * %s ORDER BY at DESC LIMIT 1) s"
+            " ORDER BY q.k, b.i",
+            [list(names), SPARK_POINTS - 1, start, bucket, start, bucket])
+        rows = cur.fetchall()
     series = {}
-    for row in rows:
-        series.setdefault(names[row["queue_key"]], []).append(row["peak"])
+    for key, archived in rows:
+        series.setdefault(names[key], []).append(archived)
     return {q: (charts.sparkline(v), v[-1], max(v)) for q, v in series.items()}
 
 

@@ -13,6 +13,7 @@ from dlqadmin.access.checks import (has_global, holds_queue_grants, may, queue_n
 from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import TASK_STATES, DamagedData, QueueNotFound, TaskNotFound
 
+from dlqadmin.accounts.middleware import POLL_HEADER
 from dlqadmin.alerts import selectors as alert_selectors
 from dlqadmin.vault import selectors as vault_selectors
 
@@ -35,11 +36,14 @@ def overview(request):
     if days not in {str(d) for d in HISTORY_DAYS}:
         days, error = "7", "The history covers 7, 30 or 90 days."
     infos = selectors.queue_infos(names, memory_usage=False)
+    # A live-refresh poll takes only the counts (static/js/app.js): the charts are not redrawn.
+    poll = bool(request.headers.get(POLL_HEADER))
     context = {
         "infos": infos,
         "totals": selectors.totals(infos),
-        "sparklines": alert_selectors.sparklines(names),
-        "history": alert_selectors.daily_history([i.queue for i in infos if not i.damaged], int(days)),
+        "sparklines": {} if poll else alert_selectors.sparklines(names),
+        "history": None if poll else alert_selectors.daily_history([i.queue for i in infos if not i.damaged],
+                                                                   int(days)),
         "history_days": HISTORY_DAYS,
         "error": error,
         "no_queue_grants": not names and not holds_queue_grants(request.user),

@@ -63,3 +63,12 @@ def test_global_roles_without_queue_grants_are_told_so(golden, roles):
 def test_no_queues_yet_is_said_as_such(staff_client, asynq_redis):
     html = staff_client.get("/").content.decode()
     assert "asynq has not created any queue" in html and "granted to you" not in html
+
+
+def test_a_live_refresh_poll_reads_only_the_counts(staff_client, golden):
+    samples("payments", [1, 2, 3])
+    full = staff_client.get("/").content.decode()
+    polled = staff_client.get("/", headers={"X-DLQ-Poll": "1"}).content.decode()
+    assert '<svg class="spark"' in full and 'id="history"' in full
+    assert '<svg class="spark"' not in polled and 'id="history"' not in polled
+    assert 'data-live="q:payments:archived">5<' in polled
