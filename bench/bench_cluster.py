@@ -2,17 +2,19 @@
 vs on one Redis, in one run.
 
 Starts its own servers on 127.0.0.1 (nothing shared): one redis-server, and a
-cluster of 3 masters + 3 replicas (ports 7240 and 7250-7255, bus ports +10000;
-``--single-port`` / ``--cluster-port`` move them). Seeds the same N archived tasks
-into both, then times
+cluster of 3 masters + 3 replicas (ports DLQADMIN_TEST_PORT_BASE + 40 and + 50..55,
+so 7240 and 7250-7255 by default, bus ports +10000; ``--single-port`` /
+``--cluster-port`` move them). Seeds the same N archived tasks into both, then times
 
 - the page: ``Inspector.list_tasks(queue, "archived", page=1, page_size=100)``,
   median and p95 of ``--pages`` calls;
 - the redrive: ``Operations.iter_run_all(queue, "archived")`` run to the end
   (default chunks, as the dashboard's worker issues them);
 
-(``--rounds`` alternating rounds, the last one reported) and reports the
-cluster / single ratios (targets: page <= 1.5x, redrive <= 2x)
+in ``--rounds`` alternating rounds, and reports each round's cluster / single ratios
+and their median over the rounds after the first, which warms up the servers
+(targets: page <= 1.5x, redrive <= 2x). On a busy machine the absolute figures
+move with the load; a ratio within one round compares like with like
 and the longest Redis call on any node, read from each master's SLOWLOG (every
 call logged: ``slowlog-log-slower-than 0``; target <= 5 ms).
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +39,7 @@ from dlqadmin.asynq import Inspector, Operations, connect, keys, messages  # noq
 from tests.support.redis_servers import Server, start_cluster  # noqa: E402
 
 QUEUE = "bench:payments"
+PORT_BASE = int(os.environ.get("DLQADMIN_TEST_PORT_BASE", "7200"))
 
 
 def seed(client, n: int) -> None:
@@ -119,9 +123,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--pages", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--single-port", type=int, default=7240)
-    parser.add_argument("--cluster-port", type=int, default=7250)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--single-port", type=int, default=PORT_BASE + 40)
+    parser.add_argument("--cluster-port", type=int, default=PORT_BASE + 50)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     single = Server(args.single_port, work / "single").start()
@@ -129,21 +133,27 @@ def main() -> int:
     try:
         cluster = start_cluster(work / "cluster", list(range(args.cluster_port, args.cluster_port + 6)))
         single.wait_ready()
-        # Alternating rounds; the last one counts (the first warms up the servers,
-        # and the replicas' first sync competes with it).
+        # Alternating rounds: single then cluster, so both see about the same load. The
+        # first round warms up the servers (and the replicas' first sync competes with it).
+        rounds = []
         for n in range(args.rounds):
             print(f"round {n + 1} of {args.rounds}")
             one = run("single", connect(f"redis://127.0.0.1:{args.single_port}/0"), args.tasks, args.pages)
             many = run("cluster", connect(cluster.url), args.tasks, args.pages)
+            rounds.append((many["page_median_ms"] / one["page_median_ms"], many["redrive_s"] / one["redrive_s"],
+                           max(one["longest_call_ms"], many["longest_call_ms"])))
+            print(f"         ratios cluster/single: page {rounds[-1][0]:.2f}x, redrive {rounds[-1][1]:.2f}x")
     finally:
         single.stop()
         if cluster:
             cluster.stop()
-    page_ratio = many["page_median_ms"] / one["page_median_ms"]
-    redrive_ratio = many["redrive_s"] / one["redrive_s"]
-    worst = max(one["longest_call_ms"], many["longest_call_ms"])
-    print(f"ratios cluster/single: page {page_ratio:.2f}x (target <= 1.5x), "
-          f"redrive {redrive_ratio:.2f}x (target <= 2x); longest call {worst:.2f} ms (target <= 5 ms)")
+    counted = rounds[1:] or rounds
+    page_ratio = statistics.median(r[0] for r in counted)
+    redrive_ratio = statistics.median(r[1] for r in counted)
+    worst = statistics.median(r[2] for r in counted)
+    print(f"median over {len(counted)} round(s): ratios cluster/single: page {page_ratio:.2f}x (target <= 1.5x), "
+          f"redrive {redrive_ratio:.2f}x (target <= 2x); longest call {worst:.2f} ms (target <= 5 ms; "
+          f"the longest of each round, median)")
     ok = page_ratio <= 1.5 and redrive_ratio <= 2 and worst <= 5
     print("targets met" if ok else "targets NOT met")
     return 0 if ok else 1

@@ -7,6 +7,7 @@ the first, a middle and the last page. The DB is FLUSHDB'ed before and after.
 
     python bench/bench_list_archived.py [--url redis://127.0.0.1:6379/14]
         [--sizes 10000,100000] [--page-size 100] [--repeat 500] [--trials 5]
+        [--order asc|desc]   (desc: newest death first, the DLQ page's default)
 
 Target: median <= 1 ms per page of 100.
 """
@@ -117,7 +118,7 @@ def interleaved(fns: dict, repeat: int, trials: int, batch: int = 10) -> dict:
     return samples
 
 
-def bench_size(client, n: int, page_size: int, repeat: int, trials: int) -> list[dict]:
+def bench_size(client, n: int, page_size: int, repeat: int, trials: int, order: str = "asc") -> list[dict]:
     client.flushdb()
     t0 = time.perf_counter()
     seed(client, n)
@@ -127,19 +128,19 @@ def bench_size(client, n: int, page_size: int, repeat: int, trials: int) -> list
     pages = {"first": 1, "middle": last_page // 2, "last": last_page}
     fns = {}
     for label, page in pages.items():
-        result = inspector.list_tasks(QUEUE, "archived", page=page, page_size=page_size)
+        result = inspector.list_tasks(QUEUE, "archived", page=page, page_size=page_size, order=order)
         assert result.total == n and result.broken == 0
         assert all(isinstance(t, TaskInfo) for t in result.tasks)
         assert len(result.tasks) == (page_size if page < last_page else n - (last_page - 1) * page_size)
 
         def full(page=page):
-            return inspector.list_tasks(QUEUE, "archived", page=page, page_size=page_size)
+            return inspector.list_tasks(QUEUE, "archived", page=page, page_size=page_size, order=order)
 
         # Breakdown: the Redis call alone (the same EVALSHA, no decode) ...
         start = (page - 1) * page_size
         keys_ = [keys.archived(QUEUE), keys.lease(QUEUE), keys.ALL_QUEUES]
         argv = ["zset", start, start + page_size - 1, keys.task_prefix(QUEUE), "none",
-                keys.encode_name(QUEUE)]
+                order, keys.encode_name(QUEUE)]
 
         def redis_only(keys_=keys_, argv=argv):
             return inspector._script(inspector_module._LIST_PAGE, keys_, argv)
@@ -188,12 +189,13 @@ def main() -> int:
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=500)
     parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--order", choices=("asc", "desc"), default="asc")
     args = parser.parse_args()
 
     client = connect(args.url)
     client.ping()
     print(f"Redis {client.info('server')['redis_version']} at {args.url}, "
-          f"page size {args.page_size}, {args.repeat} timed calls per row in {args.trials} trials")
+          f"page size {args.page_size}, order {args.order}, {args.repeat} timed calls per row in {args.trials} trials")
     print("median/p95/min: all calls; best trial: lowest per-trial median; "
           "redis/decode: medians of the two halves timed alone")
     header = (f"{'tasks':>8} {'page':<14} {'median ms':>9} {'p95 ms':>8} {'min ms':>7} "
@@ -203,7 +205,7 @@ def main() -> int:
     worst = 0.0
     try:
         for n in (int(s) for s in args.sizes.split(",")):
-            for row in bench_size(client, n, args.page_size, args.repeat, args.trials):
+            for row in bench_size(client, n, args.page_size, args.repeat, args.trials, args.order):
                 worst = max(worst, row["median_ms"])
                 print(
                     f"{row['tasks']:>8} {row['page']:<14} {row['median_ms']:>9.3f} "

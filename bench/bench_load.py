@@ -102,6 +102,8 @@ def start_gunicorn(args, log):
         "DEBUG": "false", "SECRET_KEY": args.secret_key, "ALLOWED_HOSTS": HOST,
         "DATABASE_URL": args.database, "ASYNQ_REDIS_URL": args.redis, "LOG_LEVEL": "WARNING",
         "LOG_FORMAT": "json", "DLQADMIN_REQUIRE_MFA": "false", "DJANGO_SETTINGS_MODULE": "dlqadmin.settings",
+        # One token for every client: the per-token rate limit would answer most with 429.
+        "DLQADMIN_API_RATE_LIMIT": "0",
     })
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "dlqadmin.wsgi", "--workers", str(args.workers), "--bind",

@@ -244,6 +244,9 @@ SECURE_CSP = {
 DLQADMIN_PAGE_SIZES = (10, 20, 50, 100)
 DLQADMIN_DEFAULT_PAGE_SIZE = 20
 DLQADMIN_API_MAX_PAGE_SIZE = 100
+# Requests one API token may make per window (0: no limit); beyond: 429 with Retry-After.
+DLQADMIN_API_RATE_LIMIT = env.int("DLQADMIN_API_RATE_LIMIT", default=600)
+DLQADMIN_API_RATE_WINDOW = env.int("DLQADMIN_API_RATE_WINDOW_SECONDS", default=60)
 DLQADMIN_POLL_SECONDS = env.int("DLQADMIN_POLL_SECONDS", default=5)
 # A reveal of raw task data lasts this long, for one task, and needs a reason this long.
 DLQADMIN_REVEAL_SECONDS = env.int("DLQADMIN_REVEAL_SECONDS", default=300)

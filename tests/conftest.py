@@ -1,6 +1,9 @@
 """Shared fixtures: real Postgres (pytest-django), a real Redis DB of our own, users."""
 
 import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -45,12 +48,35 @@ def _empty_cache(request, django_db_blocker):
     yield
 
 
+# Redis setups a test can run on. A test marked ``@ON_EVERY_REDIS`` (or, in tests/asynq,
+# a module saying ``REDIS_BACKENDS = BACKENDS``) runs once on one Redis and once on a real
+# Cluster (3 masters + 3 replicas), with the same expectations.
+BACKENDS = ["redis", "cluster"]
+ON_EVERY_REDIS = pytest.mark.parametrize("redis_backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def asynq_redis(settings):
-    """An empty Redis DB that the app under test reads as asynq's Redis; emptied after."""
-    client = redis.Redis.from_url(DJANGO_TEST_REDIS_URL)
+def redis_backend(request):
+    return getattr(request, "param", "redis")
+
+
+@pytest.fixture
+def asynq_redis_url(request, redis_backend):
+    """The URL of asynq's Redis for this test: the Django test DB, or the test cluster."""
+    if redis_backend == "cluster":
+        return request.getfixturevalue("redis_cluster").url
+    return DJANGO_TEST_REDIS_URL
+
+
+@pytest.fixture
+def asynq_redis(settings, redis_backend, asynq_redis_url):
+    """An empty Redis DB (in a cluster: every master emptied) that the app under test
+    reads as asynq's Redis; emptied after."""
+    from dlqadmin.asynq import connect
+
+    client = connect(asynq_redis_url) if redis_backend == "cluster" else redis.Redis.from_url(asynq_redis_url)
     client.flushdb()
-    settings.ASYNQ_REDIS_URL = DJANGO_TEST_REDIS_URL
+    settings.ASYNQ_REDIS_URL = asynq_redis_url
     yield client
     client.flushdb()
     client.close()
@@ -146,59 +172,121 @@ def golden_clock(clock):
     return clock
 
 
-# --- Real Cluster / Sentinel / TLS servers, started once per session -------------------
-# Ports of their own (cluster bus ports are port + 10000); started on first use.
+# --- Real Cluster / Sentinel / TLS / ACL servers, started once per session --------------
+# A test that uses one of these setups (or runs with redis_backend "cluster") carries the
+# marker of the same name: `-m "redis_cluster or redis_sentinel or redis_tls or redis_acl"`
+# selects exactly the tests that need servers of their own.
+#
+# As soon as collection ends, every setup the selected tests need is started, all at once,
+# each in a thread of its own (a setup also starts its own processes at once), while the
+# first tests run; a fixture only waits for its setup to be ready. So the setups cost
+# about as long as the slowest of them, once per run, and a run that needs none starts
+# none. Each has ports of its own (cluster bus ports are port + 10000);
 # DLQADMIN_TEST_PORT_BASE (default 7200) moves them all, so two runs can share a machine.
 PORT_BASE = int(os.environ.get("DLQADMIN_TEST_PORT_BASE", "7200"))
 CLUSTER_PORTS = [PORT_BASE + i for i in range(6)]
 SENTINEL_DATA_PORTS = (PORT_BASE + 10, PORT_BASE + 11)
 SENTINEL_PORTS = [PORT_BASE + 20, PORT_BASE + 21, PORT_BASE + 22]
 TLS_PORT = PORT_BASE + 30
-
-
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory):
-    """A real Redis Cluster: 3 masters + 3 replicas."""
-    from tests.support.redis_servers import start_cluster
-
-    cluster = start_cluster(tmp_path_factory.mktemp("cluster"), CLUSTER_PORTS)
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(scope="session")
-def redis_sentinel(tmp_path_factory):
-    """A real Sentinel setup: 1 master, 1 replica, 3 sentinels (service "mymaster")."""
-    from tests.support.redis_servers import start_sentinel
-
-    setup = start_sentinel(tmp_path_factory.mktemp("sentinel"), *SENTINEL_DATA_PORTS, SENTINEL_PORTS)
-    yield setup
-    setup.stop()
-
-
-@pytest.fixture(scope="session")
-def redis_tls(tmp_path_factory):
-    """A redis-server that only speaks TLS, with a certificate signed by a test CA."""
-    from tests.support.redis_servers import start_tls
-
-    server = start_tls(tmp_path_factory.mktemp("tls"), TLS_PORT)
-    yield server
-    server.stop()
-
-
 ACL_PORT = PORT_BASE + 31
 
 
-@pytest.fixture(scope="session")
-def redis_acl(tmp_path_factory):
-    """A redis-server of our own where tests add ACL users (the default user stays admin)."""
-    from tests.support.redis_servers import Server
+def _start(name, workdir):
+    from tests.support import redis_servers as rs
 
-    server = Server(ACL_PORT, tmp_path_factory.mktemp("acl")).start()
-    try:
-        server.wait_ready()
-    except BaseException:
-        server.stop()
-        raise
-    yield server
-    server.stop()
+    if name == "redis_cluster":  # 3 masters + 3 replicas
+        return rs.start_cluster(workdir, CLUSTER_PORTS)
+    if name == "redis_sentinel":  # 1 master, 1 replica, 3 sentinels (service "mymaster")
+        return rs.start_sentinel(workdir, *SENTINEL_DATA_PORTS, SENTINEL_PORTS)
+    if name == "redis_tls":  # TLS only, with a certificate signed by a test CA
+        return rs.start_tls(workdir, TLS_PORT)
+    if name == "redis_acl":  # a plain server where tests add ACL users (default user stays admin)
+        return rs.start_plain(workdir, ACL_PORT)
+    raise KeyError(name)
+
+
+REDIS_SETUPS = ("redis_cluster", "redis_sentinel", "redis_tls", "redis_acl")
+
+
+class _Setups:
+    """The session's extra Redis setups: started in parallel, stopped at the end."""
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=len(REDIS_SETUPS), thread_name_prefix="redis-setup")
+        self._futures = {}
+        self._dirs = []
+
+    def begin(self, name):
+        if name not in self._futures:
+            workdir = Path(tempfile.mkdtemp(prefix=f"dlqadmin-{name}-"))
+            self._dirs.append(workdir)
+            self._futures[name] = self._pool.submit(_start, name, workdir)
+
+    def get(self, name):
+        self.begin(name)  # one no selected test was known to need (getfixturevalue)
+        return self._futures[name].result()
+
+    def stop_all(self):
+        for future in self._futures.values():
+            try:
+                setup = future.result()  # one still starting is waited for, then stopped
+            except BaseException:  # noqa: BLE001 - a failed start cleaned up after itself
+                continue
+            setup.stop()
+        self._futures.clear()
+        self._pool.shutdown()
+        for d in self._dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+SETUPS = _Setups()
+
+
+def setups_of(item) -> set[str]:
+    """The extra Redis setups a collected test needs."""
+    names = set(getattr(item, "fixturenames", ()))
+    if getattr(getattr(item, "callspec", None), "params", {}).get("redis_backend") == "cluster":
+        names.add("redis_cluster")
+    return names.intersection(REDIS_SETUPS)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for name in setups_of(item):
+            item.add_marker(name)
+
+
+def pytest_collection_finish(session):
+    # Only what the tests left after -k / -m deselection need.
+    if session.config.option.collectonly:
+        return
+    for name in sorted(set().union(*(setups_of(item) for item in session.items))):
+        SETUPS.begin(name)
+
+
+def pytest_sessionfinish(session):
+    SETUPS.stop_all()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A real Redis Cluster: 3 masters + 3 replicas (tests.support.redis_servers.Cluster)."""
+    return SETUPS.get("redis_cluster")
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel():
+    """A real Sentinel setup: 1 master, 1 replica, 3 sentinels (service "mymaster")."""
+    return SETUPS.get("redis_sentinel")
+
+
+@pytest.fixture(scope="session")
+def redis_tls():
+    """A redis-server that only speaks TLS, with a certificate signed by a test CA."""
+    return SETUPS.get("redis_tls")
+
+
+@pytest.fixture(scope="session")
+def redis_acl():
+    """A redis-server of our own where tests add ACL users (the default user stays admin)."""
+    return SETUPS.get("redis_acl")

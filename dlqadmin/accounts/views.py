@@ -8,12 +8,14 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
 from django.db import IntegrityError, transaction
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from dlqadmin.access.checks import public_view, signed_in_view
+from dlqadmin.api import tokens as api_tokens
 from dlqadmin.access.roles import DESCRIPTIONS
 from dlqadmin.access.services import roles_of
 from dlqadmin.audit import actions as audit_actions
@@ -202,6 +204,7 @@ def profile(request):
         "roles": [(r, queues, DESCRIPTIONS[r]) for r, queues in roles],
         "has_device": mfa.confirmed_device(request.user) is not None,
         "mfa_required": mfa.required_for(request.user),
+        "tokens": api_tokens.own_tokens(request.user),
         "refresh_choices": PreferencesForm.base_fields["refresh_seconds"].choices,
         "theme_choices": PreferencesForm.base_fields["theme"].choices,
     })
@@ -217,3 +220,13 @@ def preferences(request):
                       status=400)
     services.set_preferences(request, **form.changes())
     return redirect(_next_url(request, "/account/"))
+
+
+@require_POST
+@signed_in_view
+def revoke_token(request, pk):
+    """Revoke one of your own API tokens (someone else's: 404)."""
+    if not api_tokens.revoke_own(request, pk):
+        raise Http404("No such token of yours.")
+    messages.success(request, "Token revoked: it stops working at once.")
+    return redirect("accounts:profile")

@@ -7,6 +7,8 @@ unique constraints use, so a 10 KB name or a NUL byte never fails a check round.
 
 from django.db import models
 
+from dlqadmin.core.fields import ClockDateTimeField
+
 OK, WARNING, CRITICAL, RESOLVED = "ok", "warning", "critical", "resolved"
 DEDUP_QUEUE_MAX = 160
 STATUSES = [(OK, "OK"), (WARNING, "Warning"), (CRITICAL, "Critical"), (RESOLVED, "Resolved")]
@@ -91,7 +93,7 @@ class OutboxMessage(models.Model):
     next_attempt_at = models.DateTimeField()
     claimed_until = models.DateTimeField(null=True)
     last_error = models.CharField(max_length=500, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True)
 
     class Meta:

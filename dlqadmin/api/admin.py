@@ -1,17 +1,16 @@
 from django.contrib import admin
-from django.db import transaction
 
-from dlqadmin.audit import actions as audit_actions
-from dlqadmin.audit import record
-
+from . import tokens
 from .models import ApiToken
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("hint", "user", "name", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("revoked_at",)
-    readonly_fields = ("user", "key_hash", "hint", "created_at", "last_used_at")
+    list_display = ("hint", "user", "name", "scope", "created_at", "expires_at", "last_used_at", "last_used_ip",
+                    "revoked_at")
+    list_filter = ("scope", "revoked_at")
+    readonly_fields = ("user", "key_hash", "hint", "scope", "created_at", "expires_at", "last_used_at",
+                       "last_used_ip")
     actions = ["revoke"]
 
     def has_add_permission(self, request):
@@ -20,10 +19,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
         for token in queryset.select_related("user"):
-            if token.revoked_at is not None:
-                continue
-            with transaction.atomic():  # no revocation without its audit record, and vice versa
-                token.revoke()
-                record(audit_actions.TOKEN_REVOKE, request=request, target=f"token:{token.hint}",
-                       detail={"hint": token.hint, "user": token.user.get_username(), "user_id": token.user_id,
-                               "via": "admin"})
+            tokens.revoke(token, request=request, via="admin")

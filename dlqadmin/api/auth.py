@@ -8,8 +8,15 @@ from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from dlqadmin.accounts import mfa
 
+from django.conf import settings
+
+from dlqadmin.audit import actions as audit_actions
+from dlqadmin.audit import record
 from dlqadmin.core import clock
-from .models import ApiToken, hash_token
+from dlqadmin.core.client_ip import client_ip
+
+from . import ratelimit
+from .models import ADMIN, OPERATE, READ, ApiToken, hash_token, scope_covers
 
 # last_used_at is informative; writing it on every call would cost a write per read.
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -35,17 +42,66 @@ def json_forbidden(detail):
     return decorate
 
 
-def _token_user(request):
+class _Refusal(Exception):
+    def __init__(self, response):
+        self.response = response
+
+
+def _deny(request, token, status, code, detail, why):
+    """Refuse a known token: the answer, and an access.denied row naming token and why."""
+    record(audit_actions.DENIED, request=request, actor=token.user, target=f"token:{token.hint}",
+           outcome="denied", message=detail,
+           detail={"hint": token.hint, "scope": token.scope, "why": why, "method": request.method,
+                   "path": request.path[:500]})
+    response = error(status, code, detail)
+    if status == 401:
+        response["WWW-Authenticate"] = f'Bearer realm="dlqadmin", error="invalid_token"'
+    return response
+
+
+def _needed_scope(request, admin_methods):
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return READ
+    return ADMIN if request.method in admin_methods else OPERATE
+
+
+def _token_user(request, admin_methods):
+    """(user, used a token). A token that may not be used here raises _Refusal."""
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         return None, False
-    token = ApiToken.objects.active().select_related("user").filter(key_hash=hash_token(raw.strip())).first()
+    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw.strip())).first()
     if token is None:
-        return None, True
+        raise _Refusal(error(401, "invalid_token", "The bearer token is unknown or revoked."))
+    if token.revoked_at is not None:
+        raise _Refusal(_deny(request, token, 401, "invalid_token", "The bearer token is unknown or revoked.",
+                             "revoked"))
+    if not token.user.is_active:
+        raise _Refusal(_deny(request, token, 401, "invalid_token", "The token's user is deactivated.",
+                             "user_deactivated"))
+    if token.expired:
+        raise _Refusal(_deny(request, token, 401, "token_expired",
+                             f"The bearer token expired at {token.expires_at.isoformat()}.", "expired"))
+    needed = _needed_scope(request, admin_methods)
+    if not scope_covers(token.scope, needed):
+        response = _deny(request, token, 403, "insufficient_scope",
+                         f"This request needs a token with the {needed} scope; this one has {token.scope}.",
+                         f"scope {token.scope} < {needed}")
+        response["WWW-Authenticate"] = f'Bearer realm="dlqadmin", error="insufficient_scope", scope="{needed}"'
+        raise _Refusal(response)
+    verdict = ratelimit.hit(token)
+    if not verdict.allowed:
+        response = error(429, "rate_limited", f"At most {verdict.limit} requests per "
+                                              f"{settings.DLQADMIN_API_RATE_WINDOW} s per token; retry in "
+                                              f"{verdict.retry_after} s.")
+        response["Retry-After"] = str(verdict.retry_after)
+        raise _Refusal(response)
     now = clock.now()
-    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    address = client_ip(request)[:64]
+    if (token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY
+            or token.last_used_ip != address):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=address)
     return token.user, True
 
 
@@ -56,8 +112,13 @@ def _csrf_failure(request):
     return check.process_view(request, None, (), {})
 
 
-def api_view(methods=("GET",)):
-    """Authenticate (token or session), enforce methods, answer errors as JSON."""
+def api_view(methods=("GET",), admin_methods=()):
+    """Authenticate (token or session), enforce methods, answer errors as JSON.
+
+    A token must be live (not revoked, expired, or of a deactivated user) and its
+    scope must cover the request: GET needs read, other methods operate, and
+    `admin_methods` admin. The user's roles are checked by the view as for a session;
+    the scope only narrows them. Each token is rate limited (ratelimit.py)."""
 
     def decorate(view):
         @wraps(view)
@@ -66,9 +127,10 @@ def api_view(methods=("GET",)):
                 response = error(405, "method_not_allowed", f"Use {' or '.join(methods)}.")
                 response["Allow"] = ", ".join(methods)
                 return response
-            user, used_token = _token_user(request)
-            if used_token and user is None:
-                return error(401, "invalid_token", "The bearer token is unknown or revoked.")
+            try:
+                user, used_token = _token_user(request, admin_methods)
+            except _Refusal as refusal:
+                return refusal.response
             if user is None:
                 if not request.user.is_authenticated:
                     response = error(401, "not_authenticated", "Send 'Authorization: Bearer <token>' or sign in.")

@@ -78,21 +78,25 @@ _ERROR = {
 _COMMON = {
     "get": {
         "400": "Bad parameter (also: a NUL character in any parameter, a value out of range)",
-        "401": "Not authenticated (no or an unknown token, or an expired session)",
+        "401": "Not authenticated: no token, an unknown, revoked or expired one (token_expired), one of a "
+               "deactivated user, or an expired session",
         "403": "Not allowed: missing right, or a second factor is required first (mfa_required)",
         "404": "No such queue, task or operation (or not visible to you)",
         "405": "Method not allowed (see the Allow header)",
+        "429": "Too many requests with this token in the current window (rate_limited; see Retry-After)",
         "503": "asynq's Redis or the database is unreachable (redis_unavailable, database_unavailable)",
     },
 }
 _COMMON["post"] = {**_COMMON["get"],
                    "400": "Bad body: not a JSON object, a member of the wrong type, nested too deeply, a "
                           "NUL character or a lone surrogate in a text",
-                   "403": "Not allowed: missing right (audited), CSRF token missing for a session, or a "
+                   "403": "Not allowed: missing right (audited), a token whose scope does not cover the "
+                          "request (insufficient_scope, audited), CSRF token missing for a session, or a "
                           "second factor is required first (mfa_required)"}
 
 
-_COMMON["delete"] = dict(_COMMON["get"])
+_COMMON["delete"] = {**_COMMON["get"], "403": "Not allowed: missing right (audited), or a token without the "
+                                              "admin scope (insufficient_scope, audited)"}
 
 
 def _document_common_errors(paths):
@@ -106,7 +110,7 @@ def _document_common_errors(paths):
 _SEARCH_RULE = (
     "Without any filter parameter: one page of the state's tasks in asynq's order. With any of "
     "`type`, `type_prefix`, `error`, `since`, `until`, `group` (outside state=aggregating), "
-    "`retried_min`, `retried_max`, `q` or `reason` (even empty): a search. It scans the whole state in "
+    "`retried_min`, `retried_max`, `q`, `reason` or `id` (even empty): a search. It scans the whole state in "
     "bounded chunks (Redis is never blocked), `total` counts the matches, `page`/`page_size` page through "
     "them, `scanned` says how many tasks were looked at and `complete` is false if the time budget ran out "
     "first. Filters combine (AND). Masking rule: without the reveal right on the queue "
@@ -129,9 +133,13 @@ _FILTER_PARAMS = [
     {"name": "retried_max", "in": "query", "schema": {"type": "integer", "minimum": 0}},
     {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Payload search `field=value`: "
      "the JSON payload's value at the dotted path (`customer.email`, `items.0.sku`) equals value (numbers, "
-     "booleans and null as JSON text). Masked payload unless you may reveal."},
+     "booleans and null as JSON text). Masked payload unless you may reveal. Without `=`: a task id "
+     "(as `id`)."},
     {"name": "reason", "in": "query", "schema": {"type": "string"}, "description": "The masked, normalised "
      "error of a failure group (see /failures); empty selects tasks without an error."},
+    {"name": "id", "in": "query", "schema": {"type": "string"}, "description": "A task id, exact (any "
+     "characters; an id that is not UTF-8 text as `~b64:<base64 of its bytes>`). The task is looked up, not "
+     "scanned for: it matches if it is in `state` and meets the other filters (`scanned` is 1)."},
 ]
 _FAILURE_GROUP = {
     "type": "object",
@@ -178,7 +186,10 @@ def schema(server_url):
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "Token from `python manage.py create_api_token USERNAME`."},
+                           "description": "Token from `python manage.py create_api_token USERNAME "
+                                          "[--scope read|operate|admin] [--expires-in 90d]`. Scope read: GET "
+                                          "only; operate: also actions (POST); admin: also DELETE of a queue. "
+                                          "Never more than the user's roles. Rate limited per token (429)."},
                 "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
             },
             "schemas": {"QueueInfo": _QUEUE_INFO, "TaskInfo": _TASK_INFO, "Error": _ERROR,
@@ -195,7 +206,7 @@ def schema(server_url):
                 "parameters": [_name_param("queue", "queue name")],
                 "responses": _responses(ref("QueueInfo")),
             }, "delete": {
-                "summary": "Delete the queue (admins; asynq's DeleteQueue; audited)",
+                "summary": "Delete the queue (admins, with a token of the admin scope; asynq's DeleteQueue; audited)",
                 "description": "Without force, only a queue with no pending, active, scheduled, retry or archived "
                                "task (completed and aggregating tasks do not count); with force=true those tasks "
                                "are deleted too, but never while a task is active. A refusal is 409 with asynq's "
@@ -219,6 +230,11 @@ def schema(server_url):
                     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
                     {"name": "page_size", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                    {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["oldest", "newest"],
+                                                                 "default": "oldest"},
+                     "description": "oldest: asynq's order (lists oldest first, sets by ascending score); "
+                                    "newest: the reverse (the DLQ newest death first). Read in that order "
+                                    "by Redis, one page at a time."},
                     {"name": "group", "in": "query", "schema": {"type": "string"},
                      "description": "Required with state=aggregating (the group to list); in other states a "
                                     "filter on the task's group."},
@@ -362,7 +378,8 @@ _OPERATION = {
         "id": {"type": "integer"},
         "url": {"type": "string", "format": "uri"},
         "status": {"type": "string", "enum": ["queued", "running", "paused", "done", "cancelled", "failed"]},
-        "action": {"type": "string", "enum": ["run", "delete", "archive", "vault_run", "vault_purge"],
+        "action": {"type": "string", "enum": ["run", "delete", "archive", "cancel", "vault_run", "vault_purge",
+                                              "orphan_scan", "orphan_capture", "orphan_delete"],
                    "description": "vault_run / vault_purge: redrive / purge vault entries (failures name "
                                   "vault entry ids)."},
         "queue": {"type": "string"},
@@ -426,10 +443,12 @@ def _action_paths(ref):
     paths["/queues/{queue}/pause"] = post("Pause the queue", [q], None, ref("ActionResult"))
     paths["/queues/{queue}/resume"] = post("Resume the queue", [q], None, ref("ActionResult"))
     paths["/queues/{queue}/batch"] = post(
-        "Run / delete / archive selected tasks now, with a result per id", [q],
+        "Run / delete / archive selected tasks, or cancel active ones, now, with a result per id", [q],
         {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["action", "ids"], "properties": {
-                "action": {"type": "string", "enum": ["run", "delete", "archive"]},
+                "action": {"type": "string", "enum": ["run", "delete", "archive", "cancel"],
+                           "description": "cancel: active tasks only (asynq's cancel channel, best effort); "
+                                          "an id no asynq server received is `no_server`, not done."},
                 "ids": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 1000},
                         "minItems": 1, "maxItems": 1000,
                         "description": "Checked as a whole first: any invalid id and nothing is done (400)."},

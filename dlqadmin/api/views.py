@@ -24,7 +24,7 @@ def queues(request):
     return JsonResponse({"queues": [serializers.queue_info(request, qi) for qi in infos]})
 
 
-@api_view(methods=("GET", "DELETE"))
+@api_view(methods=("GET", "DELETE"), admin_methods=("DELETE",))
 @queue_view()
 def queue(request, queue):
     if request.method == "DELETE":
@@ -53,7 +53,9 @@ def tasks(request, queue):
     if task_search.wants_search(request.GET):
         return _search_tasks(request, queue, listing)
     try:
-        page, views = selectors.task_page(name, listing.state, listing.page, listing.page_size, listing.group)
+        # The API keeps asynq's order unless asked (the dashboard opens the DLQ newest first).
+        order = listing.reader_order if request.GET.get("order") else "asc"
+        page, views = selectors.task_page(name, listing.state, listing.page, listing.page_size, listing.group, order)
     except QueueNotFound:
         return error(404, "not_found", "No such queue.")
     except DamagedData as exc:

@@ -45,6 +45,8 @@ _LIST_STATES = frozenset({"pending", "active"})
 # What list_page.lua returns per task besides msg and result.
 _WHEN_SLOT = {"scheduled": "score", "retry": "score", "active": "lease"}
 MAX_PAGE_SIZE = 1000
+# Page orders of list_tasks: asynq's own ("asc") and its reverse.
+ORDERS = ("asc", "desc")
 
 # asynq's memory-usage sampling parameters (rdb.memoryUsage).
 _TASK_SAMPLE_SIZE = 20
@@ -240,7 +242,10 @@ _QUEUE_STATS = _Script("queue_stats")
 _LIST_PAGE = _Script("list_page")
 _GET_TASK = _Script("get_task")
 _GROUPS = _Script("groups")
-_SCRIPTS = (_QUEUE_STATS, _LIST_PAGE, _GET_TASK, _GROUPS)
+_NEIGHBOURS = _Script("neighbours")
+_SCRIPTS = (_QUEUE_STATS, _LIST_PAGE, _GET_TASK, _GROUPS, _NEIGHBOURS)
+# How far into a pending / active list neighbours() looks for a task (LPOS MAXLEN).
+NEIGHBOUR_SCAN = 10_000
 
 
 
@@ -479,6 +484,29 @@ class Inspector(ScriptClient):
     # -- tasks --------------------------------------------------------------------
 
     @_wrap_unavailable
+    def neighbours(self, queue: str, state: str, task_id: str, *, order: str = "asc",
+                   group: str | None = None) -> tuple[str | None, str | None] | None:
+        """(previous id, next id) of a task in list_tasks' order for ``state``
+        (None at an end), or None if the task is not in that state (any more).
+        One Redis round trip; in a pending / active list only the first
+        NEIGHBOUR_SCAN entries are searched, so the work stays bounded."""
+        if state not in TASK_STATES:
+            raise ValueError(f"unknown task state {state!r}; expected one of {TASK_STATES}")
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; expected one of {ORDERS}")
+        if state == "aggregating":
+            if not group:
+                return None
+            id_key = keys.group(queue, group)
+        else:
+            id_key = keys.state_key(queue, state)
+        argv = ["list" if state in _LIST_STATES else "zset", keys.encode_name(task_id), order, NEIGHBOUR_SCAN]
+        found, before, after = self._with_queue_check(queue, _NEIGHBOURS.args([id_key], argv))
+        if not found:
+            return None
+        return (_decode(before) if before else None, _decode(after) if after else None)
+
+    @_wrap_unavailable
     def list_tasks(
         self,
         queue: str,
@@ -486,12 +514,16 @@ class Inspector(ScriptClient):
         page: int = 1,
         page_size: int = 20,
         group: str | None = None,
+        order: str = "asc",
     ) -> TaskPage:
         """One page of a state's tasks in asynq's order (pending/active oldest
-        first, zsets by ascending score). ``state="aggregating"`` lists the
-        group ``group``. One Redis round trip."""
+        first, zsets by ascending score), or its reverse with ``order="desc"``
+        (the archived set newest death first), read in that order by Redis.
+        ``state="aggregating"`` lists the group ``group``. One Redis round trip."""
         if state not in TASK_STATES:
             raise ValueError(f"unknown task state {state!r}; expected one of {TASK_STATES}")
+        if order not in ORDERS:
+            raise ValueError(f"unknown order {order!r}; expected one of {ORDERS}")
         _check_page(page, page_size)
         if state == "aggregating":
             if not group:
@@ -509,6 +541,7 @@ class Inspector(ScriptClient):
             start + page_size - 1,
             keys.task_prefix(queue),
             _WHEN_SLOT.get(state, "none"),
+            order,
         ]
         if self._cluster:
             reply = self._with_queue_check(queue, _LIST_PAGE.args(keys_, argv))

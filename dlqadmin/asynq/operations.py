@@ -151,7 +151,8 @@ UTC = _dt.timezone.utc
 _OP_TASKS = _Script("op_tasks")
 _OP_UPDATE_PAYLOAD = _Script("op_update_payload")
 _OP_QUEUE = _Script("op_queue")
-_SCRIPTS = (_OP_TASKS, _OP_UPDATE_PAYLOAD, _OP_QUEUE)
+_OP_CANCEL = _Script("op_cancel")
+_SCRIPTS = (_OP_TASKS, _OP_UPDATE_PAYLOAD, _OP_QUEUE, _OP_CANCEL)
 
 # Tasks per script call, measured with bench/bench_redrive.py (100,000
 # archived tasks; see bench/README.md): 250 keeps one call at ~1.4 ms median,
@@ -241,6 +242,19 @@ class ChunkResult:
 
 
 _QUEUE_NOT_FOUND = OpResult(OpOutcome.QUEUE_NOT_FOUND)
+
+
+@dataclass(frozen=True)
+class CancelResult(OpResult):
+    """cancel_tasks' answer for one id; ``receivers``: servers that got the
+    cancellation (DONE only; 0 means no server was listening; None on a
+    cluster, where PUBLISH counts only the subscribers of the node it ran on)."""
+
+    receivers: int | None = 0
+
+
+# op_cancel.lua's codes (0 and up: published, the number of receivers).
+_CANCEL_CODES = {-10: OpOutcome.NOT_FOUND, -2: OpOutcome.WRONG_STATE, -4: OpOutcome.BROKEN}
 
 
 def _text(raw) -> str | None:
@@ -543,6 +557,53 @@ class Operations(ScriptClient):
         many subscribers (servers) received the message."""
         _check_id(task_id)
         return int(self._client.publish(keys.CANCEL_CHANNEL, keys.encode_name(task_id)))
+
+    @_wrap_unavailable
+    def cancel_tasks(
+        self, queue: str, ids: Iterable[str], *, chunk: int | None = None,
+    ) -> dict[str, CancelResult]:
+        """Cancel the given tasks of ``queue`` (duplicates once): each id whose
+        hash says "active" is published on the cancel channel, checked and
+        published in one script call per chunk (``lua/op_cancel.lua``). A
+        result per id: DONE with the number of servers that received it (see
+        CancelResult), NOT_FOUND, WRONG_STATE (with the state), BROKEN, or
+        QUEUE_NOT_FOUND for all."""
+        _check_queue(queue)
+        _check_chunk(chunk)
+        ids = _unique_ids(ids)
+        out: dict[str, CancelResult] = {}
+        for batch_ids in _batches(ids, chunk or IDS_CHUNK):
+            keys_ = [keys.task(queue, i) for i in batch_ids]
+            argv = [keys.CANCEL_CHANNEL, keys.encode_name(queue), *(keys.encode_name(i) for i in batch_ids)]
+            reply = self._queue_script(queue, _OP_CANCEL, keys_, argv)
+            if reply == [-1]:
+                out.update(dict.fromkeys(batch_ids, CancelResult(OpOutcome.QUEUE_NOT_FOUND)))
+                continue
+            for n, task_id in enumerate(batch_ids):
+                code, state = int(reply[2 * n]), _text(reply[2 * n + 1])
+                if code >= 0:
+                    # In a cluster PUBLISH counts the subscribers of one node only.
+                    out[task_id] = CancelResult(OpOutcome.DONE, state, receivers=None if self._cluster else code)
+                else:
+                    out[task_id] = CancelResult(_CANCEL_CODES[code], state)
+        return out
+
+    @_wrap_unavailable
+    def active_ids(self, queue: str, limit: int) -> list[str]:
+        """The ids in the queue's active list, at most ``limit`` (read in chunks of
+        IDS_CHUNK, so no call walks a long list at once)."""
+        _check_queue(queue)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive int, got {limit!r}")
+        found: list[str] = []
+        key = keys.active(queue)
+        while len(found) < limit:
+            take = min(IDS_CHUNK, limit - len(found))
+            chunk = self._client.lrange(key, len(found), len(found) + take - 1)
+            found.extend(keys.decode_name(i) for i in chunk)
+            if len(chunk) < take:
+                break
+        return list(dict.fromkeys(found))
 
     # -- after a failover: what really happened ------------------------------------
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Union
 
 from . import keys
+from .errors import DamagedData, TaskNotFound
 from .inspector import (
     TASK_STATES,
     BrokenTask,
@@ -236,7 +237,9 @@ class TaskFilter:
       digits index arrays) has this string form (strings as is, numbers,
       bools, null, objects and arrays as compact JSON text);
     - ``reason``: ``normalise_error(last_err)`` equals it (used by
-      ``FailureGroup.filter``; ``""`` selects tasks without an error).
+      ``FailureGroup.filter``; ``""`` selects tasks without an error);
+    - ``id``: the task id, exact (any characters). ``search`` then reads that
+      one task instead of scanning the state.
     """
 
     type: str | None = None
@@ -250,13 +253,14 @@ class TaskFilter:
     payload_field: str | None = None
     payload_value: str | None = None
     reason: str | None = None
+    id: str | None = None
     # Derived, not part of equality.
     _error_lower: str | None = field(default=None, init=False, repr=False, compare=False)
     _path: tuple = field(default=(), init=False, repr=False, compare=False)
     _payload_key: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        for name in ("type", "error", "group", "payload_field", "payload_value", "reason"):
+        for name in ("type", "error", "group", "payload_field", "payload_value", "reason", "id"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ValueError(f"{name} must be a string, got {type(value).__name__}")
@@ -268,6 +272,8 @@ class TaskFilter:
             raise ValueError("error must not be empty")
         if self.group is not None and not self.group:
             raise ValueError("group must not be empty")
+        if self.id is not None and not self.id:
+            raise ValueError("id must not be empty")
         since = _as_utc(self.since, "since")
         until = _as_utc(self.until, "until")
         if since is not None and until is not None and since >= until:
@@ -303,8 +309,8 @@ class TaskFilter:
     @classmethod
     def from_query(cls, query: Mapping) -> "TaskFilter":
         """From URL parameters (a dict or Django QueryDict): type, type_prefix,
-        error, since, until, group, retried_min, retried_max, q ("field=value")
-        and reason. Empty parameters are ignored (except ``reason``, where an
+        error, since, until, group, retried_min, retried_max, q ("field=value";
+        without "=" it is a task id), reason and id. Empty parameters are ignored (except ``reason``, where an
         empty value means "no error"), unknown ones too. ``since`` / ``until``
         take ISO 8601 (naive = UTC) or a date; a date ``until`` includes that
         day. Raises ValueError with a message fit for the user."""
@@ -339,16 +345,26 @@ class TaskFilter:
             value = text(name)
             if value is not None:
                 kwargs[name] = _parse_count(value, name)
+        task_id = get("id") or None  # exact: an id may have spaces at either end
         q = text("q")
         if q is not None:
             name, sep, value = q.partition("=")
-            if not sep or not name.strip():
+            if not sep:
+                # No "field=": a task id (what a search box is given most). An id with
+                # "=" in it needs the id parameter.
+                if task_id is not None and task_id != q.strip():
+                    raise ValueError("q names another task id than id")
+                task_id = q.strip()
+            elif not name.strip():
                 raise ValueError(f"payload search must look like field=value, got {q!r}")
-            kwargs["payload_field"] = name.strip()
-            kwargs["payload_value"] = value
+            else:
+                kwargs["payload_field"] = name.strip()
+                kwargs["payload_value"] = value
         reason = get("reason")
         if reason is not None:
             kwargs["reason"] = reason
+        if task_id is not None:
+            kwargs["id"] = task_id
         if kwargs.get("type_prefix") and not kwargs.get("type"):
             kwargs["type_prefix"] = False  # a ticked box with an empty type: no filter
         return cls(**kwargs)
@@ -376,6 +392,8 @@ class TaskFilter:
             out["q"] = f"{self.payload_field}={self.payload_value}"
         if self.reason is not None:
             out["reason"] = self.reason
+        if self.id is not None:
+            out["id"] = self.id
         return out
 
     # -- matching -------------------------------------------------------------------
@@ -384,10 +402,18 @@ class TaskFilter:
     def is_empty(self) -> bool:
         return self == _EMPTY
 
+    @property
+    def admits_broken(self) -> bool:
+        """A task we cannot decode matches only a filter that asks nothing of its
+        fields: none at all, or its id alone."""
+        return self.is_empty or self == TaskFilter(id=self.id)
+
     def matches(self, task: Union[TaskInfo, BrokenTask]) -> bool:
         """The final word on one task (the Redis-side pre-filter only narrows)."""
+        if self.id is not None and task.id != self.id:
+            return False
         if isinstance(task, BrokenTask):
-            return self.is_empty
+            return self.admits_broken
         if self.type is not None:
             if self.type_prefix:
                 if not task.type.startswith(self.type):
@@ -651,7 +677,25 @@ def _decode_cursor(cursor) -> tuple:
     return position, numbers[1], numbers[2]
 
 
+def _one_task(reader, queue, state, f, group):
+    """search with an id: that one task, if it is in ``state`` (and ``group``) and
+    matches the rest of the filter. One hash read, whatever the state's size."""
+    try:
+        task = reader.get_task(queue, f.id)
+    except TaskNotFound:
+        task = None
+    except DamagedData as exc:  # a key of the wrong type where the hash should be
+        task = BrokenTask(f.id, queue, state, f"damaged: {exc}")
+    if task is not None and (task.state != state or (group is not None and getattr(task, "group", None) != group)):
+        task = None
+    matches = [task] if task is not None and f.matches(task) else []
+    yield SearchProgress(matches=matches, scanned=1, total=1, done=True, cursor=None)
+
+
 def _search(reader, queue, state, f, chunk, limit, group, resume=None):
+    if f.id is not None:
+        yield from _one_task(reader, queue, state, f, group)
+        return
     mode = "full"
     filter_args = f._lua_args(state)
     # A list may shift under the scan; a repeat of an id is dropped.

@@ -65,6 +65,20 @@ def unavailable_response(request, what):
     return response
 
 
+def _htmx_fragment(request):
+    """True for an htmx request that swaps a fragment: an error answers with a message
+    for that spot (base.html lets htmx swap 4xx), not a whole page inside the page."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted
+
+
+def _error_fragment(request, status, title, detail):
+    back = request.htmx.current_url_abs_path or "/"
+    html = render_to_string("core/_error_fragment.html", {"title": title, "detail": detail, "back": back},
+                            request=request)
+    return HttpResponse(html, status=status)
+
+
 def bad_request(request, exception, template_name="400.html"):
     if is_api(request):
         return api_error(400, "bad_request", "The request could not be understood.")
@@ -74,12 +88,18 @@ def bad_request(request, exception, template_name="400.html"):
 def permission_denied(request, exception, template_name="403.html"):
     if is_api(request):
         return api_error(403, "forbidden", "You may not do this.")
+    if _htmx_fragment(request):
+        return _error_fragment(request, 403, "You may not do this",
+                               str(exception) or "Your roles do not allow this action.")
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request, exception, template_name="404.html"):
     if is_api(request):
         return api_error(404, "not_found", "No such API path, queue or task.")
+    if _htmx_fragment(request):
+        return _error_fragment(request, 404, "Not found",
+                               "It is gone, or you may not see it: the queue or task may have changed meanwhile.")
     return defaults.page_not_found(request, exception)
 
 

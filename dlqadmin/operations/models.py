@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 
 from dlqadmin.core import names as qnames
-from dlqadmin.core.fields import NameField, NameListField
+from dlqadmin.core.fields import ClockDateTimeField, NameField, NameListField
 
 
 class Operation(models.Model):
@@ -27,7 +27,7 @@ class Operation(models.Model):
     ACTIVE = (QUEUED, RUNNING, PAUSED)
     FINISHED = (DONE, CANCELLED, FAILED)
 
-    ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive"),
+    ACTIONS = [("run", "run"), ("delete", "delete"), ("archive", "archive"), ("cancel", "cancel"),
                ("vault_run", "redrive from the vault"), ("vault_purge", "purge from the vault"),
                ("orphan_scan", "scan for orphaned task hashes"),
                ("orphan_capture", "capture orphaned task hashes into the vault"),
@@ -61,10 +61,10 @@ class Operation(models.Model):
                                    related_name="+")
     started_by_name = models.CharField(max_length=150, blank=True, default="")
     reason = models.CharField(max_length=2000, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = ClockDateTimeField(auto_now=True)
     lease_owner = models.CharField(max_length=200, blank=True, default="")
     lease_expires = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)  # claims (more than 1: resumed after a worker died)
@@ -104,7 +104,7 @@ class OperationItem(models.Model):
     task_id = NameField()  # the exact bytes, any length
     outcome = models.CharField(max_length=32)  # OpOutcome value: not_found, changed, wrong_state, broken
     state = models.CharField(max_length=32, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]

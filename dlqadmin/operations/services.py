@@ -57,11 +57,16 @@ BULK_PAUSE = "operation.pause"
 BULK_RESUME = "operation.resume"
 
 ALLOWED = {"run": RUN_STATES, "delete": DELETE_STATES, "archive": ARCHIVE_STATES}
+# Selected tasks may also be cancelled (active ones only: asynq's CancelProcessing).
+BATCH_ALLOWED = ALLOWED | {"cancel": frozenset({"active"})}
 ALLOWED_ALL = {"run": RUN_ALL_STATES, "delete": DELETE_ALL_STATES, "archive": ARCHIVE_ALL_STATES}
-VERBS = {"run": "run", "delete": "deleted", "archive": "archived"}
+VERBS = {"run": "run", "delete": "deleted", "archive": "archived", "cancel": "cancelled"}
+# The confirmation buttons' verbs ("Yes, retry 600 tasks", "Yes, delete 12 tasks").
+IMPERATIVES = {"run": "retry", "delete": "delete", "archive": "archive", "cancel": "cancel"}
 DONE_TEXT = {"run": "Task queued to run now.", "delete": "Task deleted.", "archive": "Task archived.",
              "retry_fresh": "Task queued to run now with a fresh retry budget.",
-             "edit": "Payload saved and task queued to run."}
+             "edit": "Payload saved and task queued to run.",
+             "cancel": "Cancellation sent; the task stops if its handler honours the context."}
 # Selected tasks: at most this many ids per request (a page is at most 100).
 MAX_BATCH = 1000
 MAX_RATE = 100_000
@@ -296,6 +301,14 @@ def _is_json(raw: bytes) -> bool:
     return True
 
 
+def editable_payload(raw: bytes) -> str:
+    """The payload as the editor opens it: JSON pretty-printed (the saved bytes are
+    then the edited text), anything else as text."""
+    if _is_json(raw):
+        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    return raw.decode("utf-8", "replace")
+
+
 def masked_diff(queue_name, task_type, old: bytes, new: bytes, *, max_lines=200):
     """A unified diff of the masked old and new payloads (never raw values)."""
     from dlqadmin.masking.selectors import masker_for
@@ -316,11 +329,12 @@ def masked_diff(queue_name, task_type, old: bytes, new: bytes, *, max_lines=200)
     return diff[:max_lines]
 
 
-def edit_and_run(request, queue, task_id, payload, reason, version=None):
+def edit_and_run(request, queue, task_id, payload, reason, version=None, *, fresh=False):
     """Replace an archived task's payload and move it to pending, atomically, only if
     the task did not change since the editor read it (``version``: msg_version of
-    the msg the editor showed; without it, the msg read now). Needs operate and
-    reveal on the queue and a reason; the audit rows hold a masked diff."""
+    the msg the editor showed; without it, the msg read now). ``fresh`` also gives
+    it a fresh retry budget (retried back to 0) in the same atomic step. Needs
+    operate and reveal on the queue and a reason; the audit rows hold a masked diff."""
     _require(request, OPERATE_QUEUE, queue, EDIT_RUN, task_id=task_id)
     _require(request, REVEAL_QUEUE, queue, EDIT_RUN, task_id=task_id)
     reason = (reason or "").strip()
@@ -348,9 +362,11 @@ def edit_and_run(request, queue, task_id, payload, reason, version=None):
         raise Refused("The original payload is JSON: the new payload must be valid JSON too.")
     detail = {"masked_diff": masked_diff(queue.name, msg.type, msg.payload, new), "task_type": msg.type,
               "before_sha256": hashlib.sha256(msg.payload).hexdigest(),
-              "after_sha256": hashlib.sha256(new).hexdigest(), "version": msg_version(raw)}
+              "after_sha256": hashlib.sha256(new).hexdigest(), "version": msg_version(raw),
+              "fresh_retry_budget": bool(fresh)}
     result, _ = _audited(EDIT_RUN, request, queue, task_id=task_id, reason=reason, detail=detail, op="edit",
-                         call=lambda: _ops().update_payload_and_run(queue.name, task_id, new, expected_msg=raw))
+                         call=lambda: _ops().update_payload_and_run(queue.name, task_id, new, expected_msg=raw,
+                                                                    reset_retried=bool(fresh)))
     return describe("edit", result)
 
 
@@ -363,9 +379,9 @@ def edit_and_run(request, queue, task_id, payload, reason, version=None):
 MAX_ID_LENGTH = 1000
 
 
-def _check_action(action):
-    if not isinstance(action, str) or action not in ALLOWED:
-        raise Refused("action must be one of run, delete, archive.")
+def _check_action(action, allowed=ALLOWED):
+    if not isinstance(action, str) or action not in allowed:
+        raise Refused(f"action must be one of {', '.join(allowed)}.")
 
 
 def _clean_ids(ids):
@@ -384,26 +400,28 @@ def _clean_ids(ids):
 def check_batch(action, ids, state=None):
     """(ids, state) of a valid batch request, or Refused: everything a batch needs is
     checked here, before its first write anywhere."""
-    _check_action(action)
+    _check_action(action, BATCH_ALLOWED)
     ids = _clean_ids(ids)
     if state in (None, ""):
         return ids, None
     if not isinstance(state, str):
         raise Refused("state must be a task state (text).")
-    if state not in ALLOWED[action]:
+    if state not in BATCH_ALLOWED[action]:
         raise Refused(f"{action}: {state} tasks cannot be {VERBS[action]}.")
     return ids, state
 
 
 def batch(request, queue, action, ids, state=None):
-    """Run / delete / archive the given tasks now; returns (Operation, {id: ActionResult}).
+    """Run / delete / archive / cancel the given tasks now; returns (Operation, {id: ActionResult}).
 
     With ``state`` (what the page showed) each id must still be in it, else it is
     reported as changed. The request is validated as a whole first (Refused, nothing
     written). The per-id results are kept as an Operation of kind "batch" (status
     done, never taken by the operations worker) with an item per id that was not
-    done. The audit intent always gets an outcome row, also when something fails."""
-    _check_action(action)
+    done. The audit intent always gets an outcome row, also when something fails.
+    Cancel (active tasks only) publishes each id on asynq's cancel channel; a task
+    counts as done once a server received it (best effort, like asynq's)."""
+    _check_action(action, BATCH_ALLOWED)
     _require(request, OPERATE_QUEUE, queue, BATCH)
     ids, state = check_batch(action, ids, state)
     now = clock.now()
@@ -436,11 +454,15 @@ def batch(request, queue, action, ids, state=None):
 def _batch_results(op, action, queue, ids, state):
     """The Redis calls of a batch and its stored per-id results."""
     ops = _ops()
-    if state:
-        raw = getattr(ops, f"{action}_tasks")(queue.name, ids, expected_state=state)
+    if action == "cancel":
+        raw = ops.cancel_tasks(queue.name, ids)
+        results = {i: _cancelled(raw[i]) for i in ids}
     else:
-        raw = {i: getattr(ops, f"{action}_task")(queue.name, i) for i in ids}
-    results = {i: describe(action, raw[i]) for i in ids}
+        if state:
+            raw = getattr(ops, f"{action}_tasks")(queue.name, ids, expected_state=state)
+        else:
+            raw = {i: getattr(ops, f"{action}_task")(queue.name, i) for i in ids}
+        results = {i: describe(action, raw[i]) for i in ids}
     failures = [(i, r) for i, r in results.items() if not r.ok]
     with transaction.atomic():
         OperationItem.objects.bulk_create(
@@ -448,6 +470,23 @@ def _batch_results(op, action, queue, ids, state):
         Operation.objects.filter(pk=op.pk).update(status=Operation.DONE, done=len(ids) - len(failures),
                                                   failed=len(failures), finished_at=clock.now())
     return results
+
+
+def _cancelled(result):
+    """A CancelResult in words (see cancel_task for the single task)."""
+    if result.outcome is OpOutcome.WRONG_STATE:
+        return ActionResult(False, result.outcome.value, result.state,
+                            f"The task is {result.state}, not active: there is nothing to cancel.")
+    if result.ok and result.receivers == 0:
+        return ActionResult(False, "no_server", "active",
+                            "No asynq server is listening for cancellations; the task was not cancelled.")
+    return describe("cancel", result)
+
+
+def active_ids(queue):
+    """The ids of the queue's active tasks, at most MAX_BATCH (asynq runs at most its
+    servers' concurrency at once), for "cancel all active"."""
+    return _ops().active_ids(queue.name, MAX_BATCH)
 
 
 # --- bulk: every task of a state, or matching a search ----------------------------------

@@ -18,6 +18,7 @@ urlpatterns = [
     path("queues/<queue:queue>/delete", views.delete_queue, name="delete_queue"),
     path("queues/<queue:queue>/batch", views.batch, name="batch"),
     path("queues/<queue:queue>/bulk", views.bulk, name="bulk"),
+    path("operations/", views.operation_list, name="list"),
     path("operations/<int:op_id>/", views.operation, name="detail"),
     path("operations/<int:op_id>/cancel", views.operation_action, {"action": "cancel"}, name="op_cancel"),
     path("operations/<int:op_id>/pause", views.operation_action, {"action": "pause"}, name="op_pause"),

@@ -5,6 +5,8 @@ without the operate right -> 403, audited as denied by the service. A task that
 changed state meanwhile is a message on the page, never an error page.
 """
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -13,14 +15,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from dlqadmin.access.checks import get_queue_or_404, has_global, may, queue_view, signed_in_view
+from dlqadmin.access.checks import get_queue_or_404, has_global, may, queue_name_scope, queue_view, signed_in_view
 from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import QueueNotFound, RedisUnavailable, TASK_STATES
 from dlqadmin.triage import selectors as triage_selectors
 from dlqadmin.core import names
 from dlqadmin.triage import services as triage_services
 
-from . import services
+from . import selectors, services
 from .models import Operation
 
 SINGLE = {
@@ -131,10 +133,12 @@ def _editor_context(request, queue, task_id, *, text=None, version=None, error=N
     raw, msg = services.read_for_edit(queue.name, task_id)
     if raw is None or msg is None:
         raise Http404("No such task.")
+    is_json = services._is_json(msg.payload)
     if text is None:
-        text = msg.payload.decode("utf-8", "replace")
+        text = services.editable_payload(msg.payload)
     return {"queue_name": queue.name, "task_id": task_id, "task_type": msg.type, "text": text,
-            "version": version or services.msg_version(raw), "is_json": services._is_json(msg.payload),
+            "version": version or services.msg_version(raw), "is_json": is_json,
+            "retried": msg.retried, "max_retry": msg.retry, "fresh": request.POST.get("fresh") == "1",
             "error": error, "min_reason": settings.DLQADMIN_REVEAL_MIN_REASON}
 
 
@@ -158,7 +162,8 @@ def edit(request, queue, task_id):
     text = request.POST.get("payload", "")
     version = request.POST.get("version", "")
     try:
-        result = services.edit_and_run(request, queue, task_id, text, request.POST.get("reason"), version or None)
+        result = services.edit_and_run(request, queue, task_id, text, request.POST.get("reason"), version or None,
+                                       fresh=request.POST.get("fresh") == "1")
     except services.Denied as exc:
         raise PermissionDenied(str(exc)) from None
     except services.Refused as exc:
@@ -183,7 +188,7 @@ def _fragment(request, template, context, status=200):
 @require_POST
 @queue_view()
 def batch(request, queue):
-    action = request.POST.get("action", "")
+    action = "cancel" if request.POST.get("all_active") else request.POST.get("action", "")
     state = request.POST.get("state") or None
     ids = request.POST.getlist("ids")
     if request.POST.get("all_page"):
@@ -191,9 +196,19 @@ def batch(request, queue):
     ids = list(dict.fromkeys(names.from_form_value(i) for i in ids if i))
     context = {"queue_name": queue.name, "action": action, "state": state, "ids": ids,
                "back": _queue_url(queue, state)}
-    if action not in services.ALLOWED:
-        context["error"] = "Choose run, delete or archive."
+    if action not in services.BATCH_ALLOWED:
+        context["error"] = "Choose run, delete, archive or cancel."
         return _fragment(request, "operations/batch.html", context, status=400)
+    if action == "cancel" and request.POST.get("all_active") and request.POST.get("confirmed") != "1":
+        # "Cancel all active": the ids active now; the confirmation lists what it sends.
+        try:
+            ids = context["ids"] = services.active_ids(queue)
+        except RedisUnavailable:
+            context["error"] = "Redis is unreachable: nothing was changed."
+            return _fragment(request, "operations/batch.html", context, status=503)
+        if not ids:
+            context["error"] = "No task of this queue is active now: there is nothing to cancel."
+            return _fragment(request, "operations/batch.html", context, status=409)
     if not ids:
         context["error"] = "Select at least one task first."
         return _fragment(request, "operations/batch.html", context, status=400)
@@ -223,7 +238,7 @@ def batch(request, queue):
 # --- bulk ----------------------------------------------------------------------------------
 
 _FILTER_KEYS = ("type", "type_prefix", "error", "since", "until", "group", "retried_min", "retried_max", "q",
-                "reason")
+                "reason", "id")
 
 
 @require_POST
@@ -236,7 +251,7 @@ def bulk(request, queue):
     rate = request.POST.get("rate") or None
     query = {k: request.POST[k] for k in _FILTER_KEYS if request.POST.get(k, "") != ""}
     context = {"queue_name": queue.name, "action": action, "state": state, "agg_group": group, "rate": rate,
-               "filter": query, "back": _queue_url(queue, state), "verb": services.VERBS.get(action, action)}
+               "filter": query, "back": _queue_url(queue, state), "verb": services.IMPERATIVES.get(action, action)}
     try:
         if request.POST.get("confirmed") != "1":
             count = services.preview_bulk(request, queue, action, state, query, rate, group)
@@ -274,6 +289,27 @@ def _op_context(request, op, queue):
     return {"op": op, "shown_filter": services.shown_filter(op),
             "may_operate": may(request.user, OPERATE_QUEUE, queue),
             "failures": op.items.all()[:200], "poll_seconds": 1}
+
+
+LIST_PAGE_SIZE = 50
+
+
+@signed_in_view
+def operation_list(request):
+    """Tracked operations on the queues the user may view, newest first, filtered by
+    queue, status and who started them."""
+    query = {k: request.GET.get(k, "") for k in ("queue", "status", "started_by", "before")}
+    query["limit"] = str(LIST_PAGE_SIZE)
+    context = {"query": query, "statuses": [s for s, _ in Operation.STATUSES], "error": None}
+    try:
+        rows, before = selectors.operations(queue_name_scope(request.user), query)
+    except selectors.BadFilter as exc:
+        context |= {"error": str(exc), "rows": [], "before": None}
+        return render(request, "operations/list.html", context, status=400)
+    following = None
+    if before is not None:
+        following = "?" + urlencode({**{k: v for k, v in query.items() if v and k != "limit"}, "before": before})
+    return render(request, "operations/list.html", context | {"rows": rows, "following": following})
 
 
 @signed_in_view

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from dlqadmin.core.fields import ClockDateTimeField
+
 
 class RevealGrant(models.Model):
     """A user may see one task's raw data until `expires_at` (time-boxed, one task only).
@@ -18,7 +20,7 @@ class RevealGrant(models.Model):
     task_key = models.CharField(max_length=64, default="")
     reason = models.TextField()
     ticket = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = ClockDateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 
     class Meta:

@@ -16,6 +16,20 @@ class Listing:
     page: int
     page_size: int
     group: str | None
+    order: str = "oldest"  # "newest" | "oldest" (asynq's own order)
+
+    @property
+    def reader_order(self):
+        """The reader's name for the order (asynq.Inspector.list_tasks)."""
+        return "desc" if self.order == "newest" else "asc"
+
+
+ORDERS = ("newest", "oldest")
+
+
+def default_order(state):
+    """The dead-letter queue opens on the newest deaths; other states in asynq's order."""
+    return "newest" if state == "archived" else "oldest"
 
 
 # Far beyond any list asynq keeps, and small enough that page * page_size stays an
@@ -56,4 +70,7 @@ def parse_listing(query, *, default_state, default_page_size, max_page_size, all
         raise BadParameter("state=aggregating needs a group parameter")
     if state != "aggregating":
         group = None
-    return Listing(state=state, page=page, page_size=page_size, group=group)
+    order = query.get("order") or default_order(state)
+    if order not in ORDERS:
+        raise BadParameter(f"order must be newest or oldest; got {order[:40]!r}")
+    return Listing(state=state, page=page, page_size=page_size, group=group, order=order)

@@ -7,6 +7,7 @@ serialisers only ever receive values that are safe to show.
 """
 
 import base64
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +44,21 @@ class Sensitive:
             stripped = self.text.strip()
             line = stripped.splitlines()[0] if stripped else ""
         return line if len(line) <= 160 else line[:157] + "…"
+
+    @property
+    def shown(self):
+        """The text as a page shows it: a revealed value that is whole, valid JSON
+        pretty-printed (masked JSON already is); else the text as it is."""
+        if self.masked or self.kind != "text" or self.truncated or not self.text.lstrip()[:1] in ("{", "["):
+            return self.text
+        try:
+            return json.dumps(json.loads(self.text), indent=2, ensure_ascii=False)
+        except ValueError:
+            return self.text
+
+    @property
+    def is_json(self):
+        return self.kind == "json" or self.shown is not self.text
 
     def as_json(self):
         data = {
@@ -132,6 +148,12 @@ class TaskView:
     broken: bool = False
     problem: str = ""
     revealed: bool = False
+
+    @property
+    def skipped_retry(self):
+        """The handler returned asynq.SkipRetry ("skip retry" in the error): retrying
+        runs the same code, which will likely refuse again."""
+        return bool(self.last_err) and "skip retry" in self.last_err.text.lower()
 
 
 def _broken(task):

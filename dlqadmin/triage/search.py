@@ -50,6 +50,7 @@ from dlqadmin.asynq import TASK_STATES, BrokenTask
 from dlqadmin.asynq.search import TaskFilter, failure_groups, normalise_error
 from dlqadmin.asynq.search import search as library_search
 from dlqadmin.audit import record
+from dlqadmin.core import names
 from dlqadmin.core.asynq_client import client
 from dlqadmin.masking.models import MaskingRule
 from dlqadmin.masking.selectors import masker_for, masker_lookup
@@ -84,7 +85,7 @@ class SearchQuery:
 
 
 FILTER_PARAMS = ("type", "type_prefix", "error", "since", "until", "group", "retried_min", "retried_max", "q",
-                 "reason")
+                 "reason", "id")
 
 
 FAILURE_STATES = tuple(s for s in TASK_STATES if s != "aggregating")
@@ -105,6 +106,10 @@ def parse_query(query, *, default_state=DEFAULT_STATE) -> SearchQuery:
     state = query.get("state") or default_state
     if state not in TASK_STATES:
         raise BadParameter(f"state must be one of {', '.join(TASK_STATES)}; got {state!r}")
+    if query.get("id"):
+        # An id is any bytes: pages carry an odd one as ~b64:<bytes> (core/names.py).
+        query = query.copy()
+        query["id"] = names.from_form_value(query.get("id"))
     try:
         f = TaskFilter.from_query(query)
     except ValueError as exc:
@@ -152,7 +157,7 @@ class Matcher:
     def matches(self, task) -> bool:
         """`task` already passed raw_filter (the library's search)."""
         if isinstance(task, BrokenTask):
-            return self.filter.is_empty
+            return self.filter.admits_broken
         if self.filter.reason is not None and self.masked_reason(task.type, task.last_err) != self.filter.reason:
             return False
         if self.masked_filter is not None:

@@ -16,11 +16,18 @@ from urllib.parse import urlencode
 from django.http import Http404
 from django.shortcuts import redirect, render
 
-from dlqadmin.access.checks import queue_view
-from dlqadmin.asynq import QueueNotFound
+from dlqadmin.access.checks import may, queue_view
+from dlqadmin.access.roles import OPERATE_QUEUE
+from dlqadmin.asynq import QueueNotFound, TaskNotFound
+from dlqadmin.core import names
 
 from . import search as svc
+from . import selectors
 from .params import BadParameter
+
+
+# Failure reasons shown open on the queue page; the rest behind "all N reasons".
+TOP_FAILURES = 5
 
 
 def _count(request, name):
@@ -29,7 +36,7 @@ def _count(request, name):
 
 
 def _form_values(query):
-    values = {name: query.get(name, "") for name in ("state", *svc.FILTER_PARAMS)}
+    values = {name: query.get(name, "") for name in ("state", "id", *svc.FILTER_PARAMS)}
     values["has_reason"] = "reason" in query
     return values
 
@@ -50,6 +57,16 @@ def search(request, queue):
         "scanned": 0,
         "total": 0,
     }
+    context["may_operate"] = may(request.user, OPERATE_QUEUE, queue)
+    task_id = request.GET.get("id", "")
+    if task_id:
+        # An exact task id jumps to the task (any state), or says plainly it is not here.
+        try:
+            selectors.raw_task(name, names.from_form_value(task_id))
+        except (QueueNotFound, TaskNotFound):
+            context["error"] = f"No task with id {task_id[:200]!r} in this queue."
+            return render(request, "triage/search.html", context, status=404)
+        return redirect("triage:task", name, names.from_form_value(task_id))
     try:
         sq = svc.parse_query(request.GET)
     except BadParameter as exc:
@@ -98,5 +115,7 @@ def failures(request, queue):
         rows = svc.failure_rows(queue.name)
     except QueueNotFound:
         raise Http404("No such queue.") from None
-    links = [(row, urlencode(row.query())) for row in rows]
-    return render(request, "triage/_failures.html", {"queue_name": queue.name, "rows": links})
+    links = [(row, urlencode(row.query()), row.query()) for row in rows]
+    context = {"queue_name": queue.name, "top": links[:TOP_FAILURES], "rest": links[TOP_FAILURES:],
+               "groups": len(links), "may_operate": may(request.user, OPERATE_QUEUE, queue)}
+    return render(request, "triage/_failures.html", context)

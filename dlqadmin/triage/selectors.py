@@ -3,7 +3,7 @@ through dlqadmin.access, so nothing here decides who may see what."""
 
 from dataclasses import dataclass
 
-from dlqadmin.asynq import TASK_STATES
+from dlqadmin.asynq import TASK_STATES, DamagedData
 from dlqadmin.asynq.inspector import ServerInfo
 from dlqadmin.core.asynq_client import inspector
 from dlqadmin.masking.selectors import masker_for, masker_lookup
@@ -62,11 +62,36 @@ def history(name, days=7):
     return inspector().history(name, days)
 
 
-def task_page(name, state, page, page_size, group=None):
-    """One page of tasks in asynq's order, presented masked (short previews)."""
-    result = inspector().list_tasks(name, state, page=page, page_size=page_size, group=group)
+def task_page(name, state, page, page_size, group=None, order="asc"):
+    """One page of tasks in asynq's order (or its reverse, order="desc"), presented
+    masked (short previews)."""
+    result = inspector().list_tasks(name, state, page=page, page_size=page_size, group=group, order=order)
     lookup = masker_lookup(name)
     return result, [present_task(t, lookup(getattr(t, "type", "")), limit=LIST_LIMIT) for t in result.tasks]
+
+
+@dataclass(frozen=True)
+class Showing:
+    """"Showing 21–40 of 1,400" of one page of a list."""
+
+    first: int
+    last: int
+    total: int
+
+
+def showing(page, page_size, shown, total):
+    first = (page - 1) * page_size + 1 if shown else 0
+    return Showing(first=first, last=first + shown - 1 if shown else 0, total=total)
+
+
+def neighbours(name, state, task_id, order="asc", group=None):
+    """(previous id, next id) of a task in its list's order, or (None, None) when it
+    has left that state or the state cannot be read."""
+    try:
+        found = inspector().neighbours(name, state, task_id, order=order, group=group or None)
+    except DamagedData:
+        return None, None
+    return found or (None, None)
 
 
 def raw_task(name, task_id):
@@ -177,5 +202,5 @@ def scheduler_events(entry_id, page, page_size):
 
 
 __all__ = ["TASK_STATES", "DLQ_STATE", "queue_infos", "totals", "queue_info", "groups", "history",
-           "task_page", "task", "raw_task", "task_field", "servers", "scheduler_entries", "scheduler_entry",
+           "task_page", "showing", "neighbours", "task", "raw_task", "task_field", "servers", "scheduler_entries", "scheduler_entry",
            "scheduler_event_count", "scheduler_events", "redis_overview"]

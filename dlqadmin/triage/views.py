@@ -6,6 +6,7 @@ from dataclasses import replace
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from dlqadmin.access.checks import (has_global, holds_queue_grants, may, queue_name_scope, queue_view, signed_in_view,
@@ -17,8 +18,12 @@ from dlqadmin.accounts.middleware import POLL_HEADER
 from dlqadmin.alerts import selectors as alert_selectors
 from dlqadmin.vault import selectors as vault_selectors
 
-from . import selectors, services
-from .params import BadParameter, parse_listing, parse_page
+from . import search, selectors, services
+from .params import ORDERS, BadParameter, default_order, parse_listing, parse_page
+
+
+# The queue page's tabs: the dead-letter queue first, then asynq's order.
+TAB_ORDER = ("archived", *(s for s in TASK_STATES if s != "archived"))
 
 
 def _fragment_or_page(request, template, fragment, context, status=200):
@@ -54,6 +59,10 @@ def overview(request):
 @queue_view()
 def queue_detail(request, queue):
     name = queue.name
+    if search.wants_search(request.GET):
+        # A filtered queue URL is a search: shown as one (with its actions), never as
+        # the whole unfiltered list.
+        return redirect(f"{reverse('triage:search', args=[name])}?{request.GET.urlencode()}")
     error = None
     sizes = settings.DLQADMIN_PAGE_SIZES
     options = dict(default_state=selectors.DLQ_STATE, default_page_size=settings.DLQADMIN_DEFAULT_PAGE_SIZE,
@@ -79,14 +88,18 @@ def queue_detail(request, queue):
     page, tasks = (None, [])
     if listing.state != "aggregating" or listing.group:
         try:
-            page, tasks = selectors.task_page(name, listing.state, listing.page, listing.page_size, listing.group)
+            page, tasks = selectors.task_page(name, listing.state, listing.page, listing.page_size, listing.group,
+                                              listing.reader_order)
         except DamagedData as exc:
             damage.append(f"{listing.state}: {exc}")
     pages = max(1, math.ceil(page.total / listing.page_size)) if page else 1
     context = {
         "queue": info,
         "listing": listing,
-        "states": [(s, getattr(info, s)) for s in TASK_STATES],
+        "states": [(s, getattr(info, s)) for s in TAB_ORDER],
+        # Task links carry a chosen order, so the task page's previous / next follow the list.
+        "task_query": "" if listing.order == default_order(listing.state) else f"?order={listing.order}",
+        "showing": selectors.showing(listing.page, listing.page_size, len(tasks), page.total if page else 0),
         "groups": groups,
         "page": page,
         "tasks": tasks,
@@ -107,9 +120,16 @@ def _task_context(request, queue, task_id, *, reveal_error=None):
         task = selectors.task(queue.name, task_id, reveal=reveal is not None)
     except (QueueNotFound, TaskNotFound):
         raise Http404("No such task.") from None
+    order = request.GET.get("order") or default_order(task.state)
+    order = order if order in ORDERS else default_order(task.state)
+    before, after = (None, None) if task.broken else selectors.neighbours(
+        queue.name, task.state, task_id, "desc" if order == "newest" else "asc", task.group)
     return {
         "queue_name": queue.name,
         "task": task,
+        "order": order,
+        "previous_id": before,
+        "next_id": after,
         "reveal": reveal,
         "may_reveal": may(request.user, REVEAL_QUEUE, queue),
         "may_operate": may(request.user, OPERATE_QUEUE, queue),

@@ -122,3 +122,58 @@ document.addEventListener("click", function (event) {
   row.hidden = !row.hidden;
   button.setAttribute("aria-expanded", row.hidden ? "false" : "true");
 });
+
+// --- Triage selection (queue page, search results) -------------------------------------
+// <input type="checkbox" data-select-all="FORM-ID"> ticks every row box of that form
+// (<input name="ids" form="FORM-ID">); <span data-selection-of="FORM-ID"> says how many
+// are ticked. Rows streamed in later (search) or removed after a retry are counted
+// again on every change and after every htmx swap.
+function dlqRowBoxes(formId) {
+  return Array.prototype.slice.call(
+    document.querySelectorAll('input[type=checkbox][name="ids"][form="' + formId + '"]'));
+}
+
+function dlqCountSelection() {
+  document.querySelectorAll("[data-selection-of]").forEach(function (out) {
+    var formId = out.dataset.selectionOf;
+    var boxes = dlqRowBoxes(formId);
+    var ticked = boxes.filter(function (b) { return b.checked; }).length;
+    out.textContent = ticked + " selected";
+    var all = document.querySelector('[data-select-all="' + formId + '"]');
+    if (all) {
+      all.checked = boxes.length > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+  });
+}
+
+document.addEventListener("change", function (event) {
+  var target = event.target;
+  if (target.matches && target.matches("[data-select-all]")) {
+    dlqRowBoxes(target.dataset.selectAll).forEach(function (b) { b.checked = target.checked; });
+  }
+  if (target.matches && target.matches('[data-select-all], input[name="ids"][form]')) dlqCountSelection();
+});
+document.addEventListener("htmx:afterSettle", dlqCountSelection);
+document.addEventListener("DOMContentLoaded", dlqCountSelection);
+
+// --- JSON payload editor (edit, then retry) --------------------------------------------
+// <textarea data-json-editor="SUBMIT-ID" aria-describedby="STATUS-ID">: says whether the
+// text is valid JSON as it is typed, and keeps the submit button disabled while it is not
+// (the server checks again).
+function dlqCheckJson(area) {
+  var status = document.getElementById(area.getAttribute("aria-describedby"));
+  var submit = document.getElementById(area.dataset.jsonEditor);
+  var message = "Valid JSON.";
+  var ok = true;
+  try { JSON.parse(area.value); } catch (e) { ok = false; message = "Not valid JSON: " + e.message; }
+  area.setAttribute("aria-invalid", ok ? "false" : "true");
+  if (status) { status.textContent = message; status.className = "editor-status " + (ok ? "valid" : "invalid"); }
+  if (submit) submit.disabled = !ok;
+}
+document.addEventListener("input", function (event) {
+  if (event.target.matches && event.target.matches("textarea[data-json-editor]")) dlqCheckJson(event.target);
+});
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("textarea[data-json-editor]").forEach(dlqCheckJson);
+});

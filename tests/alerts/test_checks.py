@@ -10,6 +10,7 @@ from dlqadmin.alerts.checks import run_round
 from dlqadmin.alerts.models import AlertEvent, AlertState, OutboxMessage, QueueSample
 from dlqadmin.policies.models import Channel
 from tests.alerts.conftest import info
+from tests.conftest import ON_EVERY_REDIS
 
 pytestmark = pytest.mark.django_db
 # A fixed moment two minutes before a leap day ends: rounds cross midnight and a month end.
@@ -160,14 +161,30 @@ def test_top_failure_reasons_are_masked(slack):
     assert "Top failure reasons" in raw and "3×" in raw
 
 
-def test_check_dlq_once_reads_redis(slack, golden):
+@ON_EVERY_REDIS
+def test_check_dlq_once_reads_redis(slack, golden, golden_clock, monkeypatch):
+    """A round on the golden data, on one Redis and on a cluster (each queue in its own
+    slot there): the same samples, states and notifications."""
     from django.core.management import call_command
 
+    from dlqadmin.alerts import checks
+
+    monkeypatch.setattr(checks, "_oldest_score_cache", {})  # read from this Redis, not a cache
     call_command("check_dlq", "--once")
-    states = set(AlertState.objects.values_list("queue", "rule", "status"))
-    assert states, "the golden data has dead tasks"
-    assert len(slack.requests) == len(states)
-    assert QueueSample.objects.exists()
+    assert set(AlertState.objects.values_list("queue", "rule", "status")) == {
+        ("default", "dlq_size", "warning"), ("payments", "dlq_size", "warning")}
+    assert len(slack.requests) == 2
+    assert {q: (a, p) for q, a, p in QueueSample.objects.values_list("queue", "archived", "pending")} == {
+        "critical": (3, 2), "default": (5, 6), "emails": (4, 2), "payments": (5, 3), "reports": (3, 3)}
+    # The top failure reasons were read from the queue's own dead tasks.
+    texts = {b["text"].split()[1].rstrip(":"): json.dumps(b) for b in slack.bodies()}
+    assert "502 Bad Gateway" in texts["default"] and "do_not_honor" in texts["payments"]
+    # 81 days on, every queue's oldest dead task passes the policy's 80 days: one
+    # pipelined read over all queues (over every slot that holds one in a cluster).
+    golden_clock.advance(days=81)
+    call_command("check_dlq", "--once")
+    assert set(AlertState.objects.filter(rule="archive_age").values_list("queue", "status")) == {
+        (q, "warning") for q in ("critical", "default", "emails", "payments", "reports")}
 
 
 def test_slack_webhook_url_is_the_default_channel(db, fake_slack, settings):

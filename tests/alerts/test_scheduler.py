@@ -43,7 +43,9 @@ class Scheduler:
     def said(self, text):
         return any(text in line for line in self.lines)
 
-    def wait_for(self, text, timeout=20):
+    def wait_for(self, text, timeout=60):
+        # Generous: on a loaded machine Django's start alone can take many seconds. Only
+        # hand-overs are timed (below), and those with time.monotonic() after the start.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.said(text):

@@ -6,7 +6,6 @@ import json
 import pytest
 
 from dlqadmin.audit.models import AuditEvent
-from tests.api.test_api_read import new_token
 from tests.asynq.test_ops_golden import OPS_DIR, assert_same_db
 from tests.conftest import make_user
 from tests.support.redis_snapshot import dump, restore
@@ -28,7 +27,10 @@ def call(client, roles):
         # admin needs a second factor: enrolled, as a token may not do what the session may not.
         TOTPDevice.objects.get_or_create(user=user, defaults={"name": "phone", "confirmed": True})
         if user.username not in tokens:
-            tokens[user.username] = new_token(user.username)
+            from dlqadmin.api.models import ApiToken
+
+            # The admin scope for everyone: the roles decide who may delete.
+            tokens[user.username] = ApiToken.issue(user, scope="admin")[1]
         query = "&".join(f"{k}={v}" for k, v in params.items())
         response = client.delete(f"{path}?{query}" if query else path,
                                  headers={"Authorization": f"Bearer {tokens[user.username]}"})

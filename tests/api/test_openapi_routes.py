@@ -54,3 +54,22 @@ def test_route_is_documented_with_the_methods_it_answers(client, documented, url
     # Unauthenticated: a method the route answers gets 401, one it does not 405.
     answered = {m for m in METHODS if client.generic(m, url).status_code != 405}
     assert answered == listed & set(METHODS), (documented, answered, listed)
+
+
+def test_every_operation_has_response_schemas_and_bodies_are_described(client):
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    bare = [f"{m} {p} {code}" for p, item in paths.items() if p not in UNDOCUMENTED
+            for m, op in item.items() for code, r in op["responses"].items()
+            if "schema" not in r.get("content", {}).get("application/json", {})]
+    assert not bare
+    # Every action that reads a JSON body says what the body is.
+    readers = {"/queues/{queue}/batch", "/queues/{queue}/bulk", "/queues/{queue}/vault/bulk",
+               "/queues/{queue}/tasks/{task_id}/reveal", "/queues/{queue}/tasks/{task_id}/edit",
+               "/queues/{queue}/tasks/{task_id}/run"}
+    for p in readers:
+        assert paths[p]["post"]["requestBody"]["content"]["application/json"]["schema"]["type"] == "object"
+    assert "cancel" in paths["/queues/{queue}/batch"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"]["properties"]["action"]["enum"]
+    assert "id" in {p["name"] for p in paths["/queues/{queue}/tasks"]["get"]["parameters"]}
+    assert all("429" in op["responses"] for p, item in paths.items() if p not in UNDOCUMENTED
+               for op in item.values())

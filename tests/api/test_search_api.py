@@ -65,15 +65,50 @@ TASKS = "/api/v1/queues/payments/tasks"
     ({"q": "card.holder=Alice Nguyen"}, PAYMENTS_CHARGES_WITH_CARD[:2]),
     ({"q": "card.holder=Alice Nguyen", "error": "duplicate"}, ["79c74fa0-387e-5d04-83e0-aef15939c31e"]),
     ({"type": ""}, 5),  # an empty filter still searches: same as the listing
+    ({"id": "985c92ca-9929-582a-b82c-ca027af7d1be"}, ["985c92ca-9929-582a-b82c-ca027af7d1be"]),
+    ({"q": "985c92ca-9929-582a-b82c-ca027af7d1be"}, ["985c92ca-9929-582a-b82c-ca027af7d1be"]),
+    ({"id": "985c92ca-9929-582a-b82c-ca027af7d1be", "type": "payment:refund"}, ["985c92ca-9929-582a-b82c-ca027af7d1be"]),
+    ({"id": "985c92ca-9929-582a-b82c-ca027af7d1be", "type": "payment:charge"}, []),
+    ({"id": "985c92ca-9929-582a-b82c-ca027af7d1bE"}, []),  # exact
+    ({"id": "nope"}, []),
 ])
 def test_each_filter(viewer, params, want):
     response, body = viewer(TASKS, state="archived", **params)
     assert response.status_code == 200, body
-    assert body["scanned"] == 5 and body["complete"] is True
+    # An id is looked up, not scanned for.
+    assert body["scanned"] == (1 if "id" in params or "=" not in params.get("q", "=") else 5)
+    assert body["complete"] is True
     if isinstance(want, int):
         assert body["total"] == len(body["tasks"]) == want
     else:
         assert ids(body) == want and body["total"] == len(want)
+
+
+def test_id_filter_any_bytes_and_the_state_it_is_in(as_user, asynq_redis, roles):
+    from dlqadmin.asynq import keys, messages
+    from dlqadmin.core import names
+
+    odd = "id \x00é=1 "  # NUL, "=", spaces at the ends
+    msg = messages.TaskMessage(id=odd, queue="q", type="t", payload=b"{}", retry=1)
+    asynq_redis.sadd(keys.ALL_QUEUES, b"q")
+    asynq_redis.hset(keys.task("q", odd), mapping={b"msg": messages.encode(msg), b"state": b"retry"})
+    asynq_redis.zadd(keys.retry("q"), {keys.encode_name(odd): 1_795_000_000})
+    bad = keys.decode_name(b"bad\xff")  # not UTF-8: no valid msg can name it
+    asynq_redis.hset(keys.task("q", bad), mapping={b"msg": b"\xff\xff", b"state": b"retry"})
+    asynq_redis.zadd(keys.retry("q"), {b"bad\xff": 1_795_000_001})
+    get = as_user(make_user("v", ("viewer",)))
+    url = "/api/v1/queues/q/tasks"
+    response, body = get(url, state="retry", id=names.form_value(odd))
+    assert response.status_code == 200 and body["total"] == 1 and body["scanned"] == 1
+    assert body["tasks"][0]["url"].endswith("/tasks/id%20~00%C3%A9=1%20/")
+    for params in ({"state": "archived"}, {"state": "retry", "type": "other"}, {"state": "retry", "id": "id"}):
+        _, body = get(url, **{"id": names.form_value(odd), **params})
+        assert body["total"] == 0, params
+    # A task we cannot decode is found by its id alone (marked unreadable), by nothing else.
+    _, body = get(url, state="retry", id=names.form_value(bad))
+    assert body["total"] == 1 and body["tasks"][0]["id"] == "bad\\xff"
+    _, body = get(url, state="retry", id=names.form_value(bad), type="t")
+    assert body["total"] == 0
 
 
 def test_group_filter_and_aggregating(viewer):
@@ -88,7 +123,8 @@ def test_group_filter_and_aggregating(viewer):
 
 @pytest.mark.parametrize("params, message", [
     ({"since": "soon"}, "since must be"),
-    ({"q": "nothing"}, "field=value"),
+    ({"q": "=nothing"}, "field=value"),
+    ({"q": "one", "id": "other"}, "another task id"),
     ({"retried_min": "5", "retried_max": "1"}, "retried_min must not be greater"),
     ({"type_prefix": "perhaps", "type": "x"}, "type_prefix"),
     ({"state": "dead", "type": "x"}, "state must be"),

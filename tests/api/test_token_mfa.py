@@ -23,7 +23,7 @@ def _reveal(client, raw):
 def test_token_of_a_user_who_must_enrol_is_refused(client, golden, roles, settings):
     settings.DLQADMIN_REQUIRE_MFA = True
     pv = make_user("pv", ("payload_viewer", ["payments"]))
-    _, raw = ApiToken.issue(pv)
+    _, raw = ApiToken.issue(pv, scope="operate")
     response = _reveal(client, raw)
     assert response.status_code == 403 and response.json()["error"] == "mfa_required"
     assert "4111111111111111" not in response.content.decode()
@@ -46,5 +46,5 @@ def test_tokens_of_roles_without_the_requirement_still_work(client, golden, staf
 def test_requirement_switched_off_lets_tokens_work(client, golden, roles, settings):
     settings.DLQADMIN_REQUIRE_MFA = False
     pv = make_user("pv", ("payload_viewer", ["payments"]))
-    _, raw = ApiToken.issue(pv)
+    _, raw = ApiToken.issue(pv, scope="operate")
     assert _reveal(client, raw).status_code == 200

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from dlqadmin.asynq import Inspector, connect, keys, messages
+from tests.conftest import BACKENDS  # noqa: F401 - re-exported for the modules here
 from tests.support.redis_snapshot import restore
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "asynq-golden"
@@ -66,13 +67,24 @@ def generated_at(golden_inspector) -> dt.datetime:
 
 # A module whose tests hold for every Redis setup says ``REDIS_BACKENDS = BACKENDS``:
 # each of its tests that uses Redis then runs on one Redis and on a real Cluster
-# (3 masters + 3 replicas).
-BACKENDS = ["redis", "cluster"]
+# (3 masters + 3 replicas). The ``redis_backend`` fixture is the root conftest's. A test
+# that parametrizes ``redis_backend`` itself (say, fewer variants on the cluster, to keep
+# the suite short) is left as it says.
+
+
+def _parametrizes(metafunc, name: str) -> bool:
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if name in names:
+            return True
+    return False
 
 
 def pytest_generate_tests(metafunc):
     backends = getattr(metafunc.module, "REDIS_BACKENDS", None)
-    if backends and "redis_backend" in metafunc.fixturenames:
+    if backends and "redis_backend" in metafunc.fixturenames and not _parametrizes(metafunc, "redis_backend"):
         metafunc.parametrize("redis_backend", backends, indirect=True)
 
 
@@ -90,11 +102,6 @@ def pytest_collection_modifyitems(config, items):
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-
-
-@pytest.fixture
-def redis_backend(request):
-    return getattr(request, "param", "redis")
 
 
 @pytest.fixture

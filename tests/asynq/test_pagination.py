@@ -223,3 +223,50 @@ def test_cluster_code_path_gives_the_same_page(inspector, pending_250, r):
         cluster_style.list_tasks("nope", "pending")
     with pytest.raises(QueueNotFound):
         inspector.list_tasks("nope", "pending")
+
+
+# --- newest first (order="desc"): Redis reads the reverse range, nothing more -------------
+
+def test_pending_newest_first_is_the_reverse(inspector, pending_250):
+    first = inspector.list_tasks("q", "pending", page=1, page_size=100, order="desc")
+    assert ids(first) == pending_250[::-1][:100]
+    assert first.total == 250
+    last = inspector.list_tasks("q", "pending", page=3, page_size=100, order="desc")
+    assert ids(last) == pending_250[::-1][200:]
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 4, 5, 6])
+def test_archived_newest_first_pages(inspector, archived_zset, page_size):
+    seen = []
+    for page in range(1, 8):
+        seen += ids(inspector.list_tasks("q", "archived", page=page, page_size=page_size, order="desc"))
+    assert seen == archived_zset[::-1]
+
+
+def test_newest_first_keeps_the_scores(inspector, seed):
+    for i, score in enumerate([NOW_S + 30, NOW_S + 10, NOW_S + 20]):
+        seed.add("q", "retry", seed.message("q", f"s{i}"), score=score)
+    page = inspector.list_tasks("q", "retry", order="desc")
+    assert ids(page) == ["s0", "s2", "s1"]
+    assert [t.next_process_at for t in page.tasks] == [NOW + dt.timedelta(seconds=s) for s in (30, 20, 10)]
+
+
+def test_unknown_order_is_refused(inspector):
+    with pytest.raises(ValueError):
+        inspector.list_tasks("q", "archived", order="sideways")
+
+
+# --- neighbours: previous / next of one task in the same order ------------------------------
+
+def test_neighbours_follow_the_page_order(inspector, archived_zset, pending_250):
+    z = archived_zset
+    assert inspector.neighbours("q", "archived", z[0]) == (None, z[1])
+    assert inspector.neighbours("q", "archived", z[2]) == (z[1], z[3])
+    assert inspector.neighbours("q", "archived", z[2], order="desc") == (z[3], z[1])
+    assert inspector.neighbours("q", "archived", z[-1], order="desc") == (None, z[-2])
+    assert inspector.neighbours("q", "archived", "nope") is None
+    p = pending_250
+    assert inspector.neighbours("q", "pending", p[0]) == (None, p[1])
+    assert inspector.neighbours("q", "pending", p[100]) == (p[99], p[101])
+    assert inspector.neighbours("q", "pending", p[100], order="desc") == (p[101], p[99])
+    assert inspector.neighbours("q", "pending", p[-1], order="desc") == (None, p[-2])

@@ -34,13 +34,15 @@ NOW_S = int(NOW.timestamp())
 
 
 @pytest.fixture
-def r():
-    """Overrides conftest's client: this module's own DB, emptied before/after."""
-    client = connect(SEARCH_REDIS_URL)
+def r(request, redis_backend):
+    """Overrides conftest's client: this module's own DB (or the test cluster), emptied
+    before/after."""
+    url = request.getfixturevalue("redis_cluster").url if redis_backend == "cluster" else SEARCH_REDIS_URL
+    client = connect(url)
     try:
         client.ping()
     except Exception as exc:
-        pytest.fail(f"test Redis not reachable at {SEARCH_REDIS_URL}: {exc}")
+        pytest.fail(f"test Redis not reachable at {url}: {exc}")
     client.flushdb()
     yield client
     client.flushdb()
@@ -117,7 +119,7 @@ def test_filter_query_round_trip():
         ({"since": "yesterday"}, "since must be"),
         ({"retried_min": "-1"}, "retried_min must be"),
         ({"retried_min": "5", "retried_max": "2"}, "retried_min must not be greater"),
-        ({"q": "no equals sign"}, "field=value"),
+        ({"q": "no equals sign", "id": "another"}, "another task id"),
         ({"q": "=x"}, "field=value"),
         ({"q": "a..b=x"}, "dotted path"),
         ({"since": "2026-02-01", "until": "2026-01-01"}, "since must be before until"),
@@ -279,7 +281,9 @@ def expected(tasks, pred):
     return [tid for _, tid, m in tasks if pred(m)]
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 500, 5000])
+# Every chunk size on one Redis; on the cluster one (the others only pace the same script).
+@pytest.mark.parametrize(("redis_backend", "chunk"), [*(("redis", c) for c in (1, 7, 500, 5000)), ("cluster", 500)],
+                         indirect=["redis_backend"])
 def test_generated_filters(r, many, chunk):
     cases = [
         (TaskFilter(error="card declined"), lambda m: "card declined" in m.error_msg.lower()),
@@ -469,7 +473,8 @@ def _resume_all(client, queue, state, f=None, *, per_call=1, **kw):
         cursor = last.cursor
 
 
-@pytest.mark.parametrize("per_call", [1, 3])
+@pytest.mark.parametrize(("redis_backend", "per_call"), [("redis", 1), ("redis", 3), ("cluster", 3)],
+                         indirect=["redis_backend"])
 def test_resume_covers_everything_exactly_once(r, many, per_call):
     order = [tid for _, tid, _ in many]
     got, rounds, last = _resume_all(r, "many", "archived", chunk=200, per_call=per_call)
@@ -510,3 +515,11 @@ def test_resume_list_state(r, seed):
 def test_malformed_cursor(r, cursor):
     with pytest.raises(ValueError, match="cursor"):
         search(r, "q", "archived", resume=cursor)
+
+
+def test_id_filter_from_query_round_trip():
+    for query, want in [({"id": " a=b\x00 "}, " a=b\x00 "), ({"q": " task-1 "}, "task-1"), ({"q": "x", "id": "x"}, "x")]:
+        f = TaskFilter.from_query(query)
+        assert f.id == want and f.payload_field is None
+        assert TaskFilter.from_query(f.to_query()) == f
+    assert TaskFilter(id="x").admits_broken and not TaskFilter(id="x", type="t").admits_broken

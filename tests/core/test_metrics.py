@@ -1,12 +1,19 @@
 """/metrics: asynq's exporter names and labels, ours from Postgres, token/network guard."""
 
+import json
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dlqadmin.core.metrics import DLQADMIN_COLLECTOR
-from tests.conftest import make_user, sign_in
+from tests.conftest import GOLDEN, ON_EVERY_REDIS, make_user, sign_in
 
 pytestmark = pytest.mark.django_db
+
+
+def golden_inspector():
+    with open(GOLDEN / "mixed" / "inspector.json", encoding="utf-8") as fh:
+        return json.load(fh)
 
 ASYNQ_NAMES = {"asynq_tasks_enqueued_total", "asynq_queue_size", "asynq_queue_latency_seconds",
                "asynq_queue_memory_usage_approx_bytes", "asynq_tasks_processed_total",
@@ -32,6 +39,7 @@ def samples(response):
     return found
 
 
+@ON_EVERY_REDIS
 def test_asynq_metrics_match_the_golden_state(client, golden, roles):
     make_user("someone", ("operator",))  # leaves audit entries
     got = samples(client.get("/metrics"))  # the test client comes from 127.0.0.1
@@ -47,7 +55,17 @@ def test_asynq_metrics_match_the_golden_state(client, golden, roles):
     assert got[("asynq_queue_paused_total", (("queue", "payments"),))] == 0
     assert got[("asynq_queue_memory_usage_approx_bytes", (("queue", "payments"),))] > 0
     assert ("asynq_tasks_processed_total", (("queue", "payments"),)) in got
+    # Every queue's figures as asynq's own Inspector reported them (on a cluster too).
+    for q, want in golden_inspector()["queue_info"].items():
+        for state in ("active", "pending", "scheduled", "retry", "archived", "completed"):
+            assert got[("asynq_tasks_enqueued_total", (("queue", q), ("state", state)))] == want[state], (q, state)
+        assert got[("asynq_tasks_processed_total", (("queue", q),))] == want["processed_total"], q
+        assert got[("asynq_tasks_failed_total", (("queue", q),))] == want["failed_total"], q
+        assert got[("asynq_queue_paused_total", (("queue", q),))] == (1 if want["paused"] else 0), q
+        assert got[("asynq_queue_latency_seconds", (("queue", q),))] == pytest.approx(
+            want["latency_seconds"], abs=0.05)  # asynq read each queue a little after generated_at
     assert got[("dlqadmin_redis_up", ())] == 1
+    assert got[("dlqadmin_queues_damaged", ())] == 0
     assert got[("dlqadmin_alerts_firing", (("severity", "critical"),))] == 0
     assert got[("dlqadmin_notifications_total", (("state", "sent"),))] == 0
     assert got[("dlqadmin_actions_total", (("action", "access.grant"), ("outcome", "success")))] >= 1

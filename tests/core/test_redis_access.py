@@ -139,3 +139,9 @@ def test_acting_user_acts(settings, acl_redis, redis_acl, client, roles):
     assert acl_redis.zcard(keys.archived(Q)) == 0
     rw = Operations(connect(url_for(redis_acl, "dlqadmin-rw")))
     assert rw.cancel_task("no-such-task") == 0  # PUBLISH on asynq:cancel is allowed
+    # ... from our cancel script too (Redis checks the commands a script runs).
+    active = rw.active_ids(Q, 10)
+    assert active and {r.outcome.value for r in rw.cancel_tasks(Q, active).values()} == {"done"}
+    ro = Operations(connect(url_for(redis_acl, "dlqadmin-ro")))
+    with pytest.raises(PermissionRefused, match="Redis refused: read-only credentials"):
+        ro.cancel_tasks(Q, active)

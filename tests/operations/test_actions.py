@@ -204,14 +204,14 @@ def test_api_single_actions(operator_client, golden):
 def test_api_with_token_and_rights(client, golden, cast):
     from dlqadmin.api.models import ApiToken
 
-    _, raw = ApiToken.issue(cast["viewer"])
+    _, raw = ApiToken.issue(cast["viewer"], scope="operate")
     h = {"Authorization": f"Bearer {raw}"}
     r = client.post(API + ARCHIVED[0] + "/run", {}, content_type="application/json", headers=h)
     assert r.status_code == 403 and r.json()["error"] == "forbidden"
     r = client.post(f"/api/v1/queues/{OTHER_QUEUE}/tasks/{OTHER_TASK}/run", {}, content_type="application/json",
                     headers=h)
     assert r.status_code == 404
-    _, raw = ApiToken.issue(cast["operator"])
+    _, raw = ApiToken.issue(cast["operator"], scope="operate")
     r = client.post(API + ARCHIVED[0] + "/run", {}, content_type="application/json",
                     headers={"Authorization": f"Bearer {raw}"})
     assert r.status_code == 200 and task_state(golden, ARCHIVED[0]) == "pending"

@@ -17,7 +17,7 @@ def test_batch_needs_confirmation_with_the_exact_count(operator_client, golden):
     ids = ARCHIVED[:3]
     r = operator_client.post(f"/queues/{Q}/batch", {"action": "run", "state": "archived", "ids": ids})
     html = r.content.decode()
-    assert r.status_code == 200 and "Retry 3 tasks" in html and 'name="confirmed" value="1"' in html
+    assert r.status_code == 200 and "Retry 3 selected tasks" in html and 'name="confirmed" value="1"' in html
     assert all(task_state(golden, i) == "archived" for i in ids)  # nothing yet
     golden.delete(f"asynq:{{{Q}}}:t:{ids[2]}")  # one disappears meanwhile (stale id)
     r = operator_client.post(f"/queues/{Q}/batch", {"action": "run", "state": "archived", "ids": ids,

@@ -34,7 +34,7 @@ def test_select_retry_and_follow_a_bulk_operation(operator_page, golden, live_se
     for task_id in ARCHIVED[:2]:
         page.check(f'tr[data-task="{task_id}"] input[type=checkbox]')
     page.click("#batch-run")
-    expect(page.locator("#batch-area .confirm-text")).to_contain_text("Retry 2 tasks")
+    expect(page.locator("#batch-area .confirm-text")).to_contain_text("Retry 2 selected tasks")
     assert task_state(golden, ARCHIVED[0]) == "archived"
     page.click("#confirm-batch")
     expect(page.locator("#batch-area .batch-summary")).to_contain_text("2 of 2 done")
@@ -55,3 +55,28 @@ def test_select_retry_and_follow_a_bulk_operation(operator_page, golden, live_se
     assert page.locator("#op-bar").get_attribute("value") == "3"
     assert members(golden, "archived") == []
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_cancel_selected_and_all_active_tasks(operator_page, golden, live_server):
+    from dlqadmin.asynq import keys
+    from tests.operations.conftest import ACTIVE
+
+    page = operator_page
+    pubsub = golden.pubsub()
+    pubsub.subscribe(keys.CANCEL_CHANNEL)  # stands in for a running asynq server
+    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+    page.goto(f"{live_server.url}/queues/{Q}/?state=active")
+    page.check(f'tr[data-task="{ACTIVE}"] input[type=checkbox]')
+    page.click("#batch-cancel")
+    expect(page.locator("#batch-area .confirm-text")).to_contain_text("Cancel 1 task")
+    assert pubsub.get_message(timeout=0.3) is None  # nothing sent before the confirmation
+    page.click("#confirm-batch")
+    expect(page.locator("#batch-area .batch-summary")).to_contain_text("1 of 1 done")
+    assert pubsub.get_message(timeout=2)["data"] == ACTIVE.encode()
+    page.goto(f"{live_server.url}/queues/{Q}/?state=active")
+    page.click("#cancel-all-active")
+    expect(page.locator("#batch-area .confirm-text")).to_contain_text("Cancel 1 task")
+    page.click("#confirm-batch")
+    expect(page.locator("#batch-area .batch-summary")).to_contain_text("1 of 1 done")
+    assert pubsub.get_message(timeout=2)["data"] == ACTIVE.encode()
+    pubsub.close()

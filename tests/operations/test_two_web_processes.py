@@ -68,7 +68,7 @@ def call(base, token, method, path, body=None):
 def test_acting_through_two_web_processes_alternately(roles, asynq_redis, web_processes):
     restore(asynq_redis, GOLDEN / "mixed" / "snapshot.json", with_ttl=False)
     user = make_user("two_web", ("operator",))
-    _, token = ApiToken.issue(user, name="two processes")
+    _, token = ApiToken.issue(user, name="two processes", scope="operate")
     one, two = web_processes
     task = f"/api/v1/queues/{Q}/tasks/"
     # A task retried through one process is changed for the other.

@@ -57,7 +57,7 @@ def world(golden, roles, settings):
     values = {"queue": QUEUE, "task_id": TASK, "field": "payload", "username": "target", "name": "pay",
               "number": "1", "op_id": str(op.pk), "pk": None, "entry_id": "3a290004-6e89-4313-99ba-fef8ca317798"}
     pks = {"masking": str(rule.pk), "channels": str(getattr(channel, "pk", channel)), "vault": "1",
-           "sso-rules": "1"}
+           "sso-rules": "1", "tokens": "1"}
     client = sign_in(Client(raise_request_exception=False), boss)
     return client, values, pks
 

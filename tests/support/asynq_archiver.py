@@ -94,6 +94,14 @@ class Archiver:
         self.script = client.register_script(_DIE)
         client.sadd(keys.ALL_QUEUES, keys.encode_name(queue))
 
+    def _node_client(self):
+        """Where a pipeline of deaths goes: in Redis Cluster, the node that holds the
+        queue's slot (redis-py's cluster pipelines refuse scripts; an asynq server
+        sends each death's script to that node too)."""
+        if not hasattr(self.client, "get_node_from_key"):
+            return self.client
+        return self.client.get_redis_connection(self.client.get_node_from_key(keys.archived(self.queue)))
+
     def _args(self, task_id, *, task_type, payload, error, retry, at):
         msg = messages.TaskMessage(type=task_type, payload=payload, id=task_id, queue=self.queue, retry=retry,
                                    retried=retry, timeout=1800)
@@ -120,7 +128,7 @@ class Archiver:
 
     def die_many(self, n, *, at=None, prefix="t", start=0, **kwargs):
         """n deaths in one round trip (ids ``<prefix>-<number>``); returns the ids."""
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._node_client().pipeline(transaction=False)
         ids = []
         for k in range(start, start + n):
             task_id = f"{prefix}-{k:07d}"

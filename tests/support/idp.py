@@ -7,6 +7,7 @@ file changes), starts it on 127.0.0.1 on the first free port from DLQADMIN_TEST_
 one): tests pin the application's clock to `idp.now()`.
 """
 
+import http.cookiejar
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import secrets
 import socket
 import subprocess
 import threading
+import time
 from html import unescape
 from pathlib import Path
 from urllib.parse import urljoin
@@ -111,6 +113,37 @@ class Idp:
             self.set_account(login, groups=account["groups"], mfa=account["mfa"])
 
 
+class _ShiftedTime:
+    """The `time` module as http.cookiejar sees it, moved by `offset` seconds."""
+
+    def __init__(self, offset):
+        self.offset = offset
+
+    def time(self):
+        return time.time() + self.offset
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+class _ProviderClockSession(requests.Session):
+    """An HTTP client that keeps cookies by the provider's clock, as a browser on the
+    provider's machine would. Under `make test-dates` this process's clock runs a year or
+    more ahead of the provider's, and http.cookiejar would drop every cookie the provider
+    sets (its Expires lies in this process's past) before the next request."""
+
+    def __init__(self, offset):
+        super().__init__()
+        self.offset = offset
+
+    def request(self, *args, **kwargs):
+        real, http.cookiejar.time = http.cookiejar.time, _ShiftedTime(self.offset)
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            http.cookiejar.time = real
+
+
 _FORM = re.compile(r'<form method="post" action="([^"]+)" id="(idp-login|idp-consent)"')
 
 
@@ -122,7 +155,7 @@ class IdpUser:
     def __init__(self, idp, callback_prefix):
         self.idp = idp
         self.callback_prefix = callback_prefix
-        self.http = requests.Session()
+        self.http = _ProviderClockSession(idp.now() - time.time())
 
     def authorize(self, url, login, password=None):
         """From the application's redirect to the IdP to the callback URL it sends back."""

@@ -107,6 +107,17 @@ def _stop_all(servers) -> None:
         s.stop()
 
 
+def start_plain(workdir: Path, port: int) -> Server:
+    """One plain redis-server, ready."""
+    server = Server(port, workdir / str(port)).start()
+    try:
+        server.wait_ready()
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 # --- Cluster -------------------------------------------------------------------------
 
 

@@ -136,7 +136,7 @@ def test_api_reveal(client, golden, roles):
 
     pv = make_user("pv", ("payload_viewer", ["payments"]))
     TOTPDevice.objects.create(user=pv, name="phone", confirmed=True)  # required for the role
-    _, raw = ApiToken.issue(pv)
+    _, raw = ApiToken.issue(pv, scope="operate")
     auth = {"Authorization": f"Bearer {raw}"}
     queue, task_id = CARD_TASK
     url = f"/api/v1/queues/{queue}/tasks/{task_id}/reveal"

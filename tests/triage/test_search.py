@@ -114,6 +114,10 @@ def test_the_url_reflects_the_filters(viewer_client):
             assert 'name="type_prefix" value="1" checked' in html
         elif name == "state":
             assert '<option value="archived" selected>' in html
+        elif name in ("since", "until"):
+            # Date-time pickers (UTC); a date "until" includes its day: the next midnight.
+            picked = {"since": "2026-11-01T00:00:00", "until": "2026-12-02T00:00:00"}[name]
+            assert f'type="datetime-local" name="{name}" value="{picked}"' in html, name
         else:
             assert f'name="{name}" value="{value}"' in unescape(html), name
     assert 'method="get" action="/queues/payments/search"' in html
@@ -123,7 +127,7 @@ def test_the_url_reflects_the_filters(viewer_client):
 
 @pytest.mark.parametrize("params, message", [
     ({"since": "yesterday"}, "since must be"),
-    ({"q": "no-equals"}, "field=value"),
+    ({"q": " =no-field"}, "field=value"),
     ({"retried_min": "-1"}, "retried_min must be"),
     ({"state": "dead"}, "state must be one of"),
     ({"cursor": "garbage"}, "cursor is malformed"),
@@ -350,3 +354,16 @@ def test_a_submitted_form_redirects_to_a_clean_url(viewer_client):
     assert response["Location"] == "/queues/payments/search?state=archived&type=payment%3Arefund"
     html = viewer_client.get(response["Location"]).content.decode()
     assert len(rows(html)) == 2
+
+
+def test_an_exact_task_id_jumps_to_the_task(viewer_client):
+    task = "b97a0aa1-c08b-51e8-bb3f-d5a52a12d558"
+    response = viewer_client.get(url("payments", id=task))
+    assert response.status_code == 302 and response["Location"] == f"/queues/payments/tasks/{task}/"
+    missing = viewer_client.get(url("payments", id="no-such-task"))
+    assert missing.status_code == 404 and "No task with id" in missing.content.decode()
+
+
+def test_a_datetime_picker_value_searches(viewer_client):
+    html = viewer_client.get(url("payments", state="archived", since="2026-11-01T00:00")).content.decode()
+    assert 'value="2026-11-01T00:00:00"' in html and rows(html)

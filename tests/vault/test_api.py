@@ -31,7 +31,7 @@ def token_client(client, *grants, name="api"):
     from dlqadmin.api.models import ApiToken
 
     user = make_user(name, *grants)
-    _, raw = ApiToken.issue(user, "test")
+    _, raw = ApiToken.issue(user, "test", scope="admin" if ("admin",) in grants else "operate")
     client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {raw}"
     return client
 

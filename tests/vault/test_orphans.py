@@ -10,7 +10,7 @@ from dlqadmin.asynq import keys
 from dlqadmin.operations.models import Operation
 from dlqadmin.vault import orphans
 from dlqadmin.vault.models import TRIMMED, OrphanScan, VaultEntry
-from tests.conftest import make_user, sign_in
+from tests.conftest import ON_EVERY_REDIS, make_user, sign_in
 from tests.support.asynq_archiver import Archiver
 
 
@@ -22,6 +22,7 @@ def old_asynq(asynq_redis, clock):
     return asynq_redis
 
 
+@ON_EVERY_REDIS
 def test_scan_counts_per_queue_and_glob_characters_match_only_themselves(old_asynq, db, monkeypatch):
     monkeypatch.setattr("dlqadmin.asynq.vault.ORPHAN_SCAN_COUNT", 4)  # many small steps
     out = StringIO()
@@ -39,6 +40,7 @@ def test_a_scan_resumes_where_it_stopped(old_asynq, db, monkeypatch):
     assert row.done and row.orphans == 5 and row.scanned == 15
 
 
+@ON_EVERY_REDIS
 def test_capture_then_delete_from_the_command(old_asynq, db):
     call_command("scan_vault_orphans", "--queue", "a*", "--capture", stdout=StringIO())
     rows = VaultEntry.objects.filter(queue="a*")

@@ -56,3 +56,99 @@ def urlencode_dict(value):
 def get_item(mapping, key):
     """mapping[key], or None: per-row data kept in a dict keyed by queue name."""
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+def relative(value, now):
+    """'3 h ago' / 'in 5 min' / 'just now' for `value` seen from `now` (both aware)."""
+    seconds = (value - now).total_seconds()
+    span = abs(seconds)
+    if span < 45:
+        return "just now"
+    for size, unit in ((86400 * 365, "y"), (86400 * 30, "mo"), (86400, "d"), (3600, "h"), (60, "min")):
+        if span >= size:
+            amount = int(span // size)
+            break
+    text = f"{amount} {unit}"
+    return f"{text} ago" if seconds < 0 else f"in {text}"
+
+
+@register.filter
+def ago(value):
+    """A datetime as '<time title="… UTC">3 h ago</time>' on the app clock (core.clock),
+    the exact UTC time on hover and for screen readers via datetime; an em dash when unset."""
+    if not value:
+        return "—"
+    from django.utils.html import format_html
+
+    from dlqadmin.core import clock
+
+    return format_html('<time class="ago" datetime="{}" title="{}">{}</time>',
+                       value.strftime("%Y-%m-%dT%H:%M:%SZ"), utc(value), relative(value, clock.now()))
+
+
+@register.filter
+def row_id(value):
+    """An HTML id for a task's row: ids are any bytes, so a digest of them (core/names.py)."""
+    return "task-" + names.key(value)[:20]
+
+
+@register.filter
+def thousands(value):
+    """1400 -> '1,400' (no locale machinery: the dashboard is in English)."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return value
+
+
+@register.filter
+def picker_value(value, end=""):
+    """A since / until URL value (a date or an ISO time) as a datetime-local field's
+    value (YYYY-MM-DDTHH:MM:SS, UTC); '' when it is not one. A date `until` (end="until")
+    includes its day, so it becomes the next midnight: the same search."""
+    from datetime import date, datetime
+
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        try:
+            return (day + timedelta(days=1 if end == "until" else 0)).strftime("%Y-%m-%dT00:00:00")
+        except OverflowError:  # until=9999-12-31: no next midnight
+            return ""
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if moment.tzinfo is not None:
+        from datetime import UTC
+
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@register.filter
+def task_url(task_id, queue):
+    """The task page of (queue, task_id) as the audit log shows them, or '' when the
+    shown names cannot be a route (odd bytes are shown escaped)."""
+    from django.urls import NoReverseMatch, reverse
+
+    if not task_id or not queue:
+        return ""
+    try:
+        return reverse("triage:task", args=[queue, task_id])
+    except NoReverseMatch:
+        return ""
+
+
+@register.filter
+def operation_url(detail):
+    """The operation page an audit record's detail names (detail["operation"]), or ''."""
+    from django.urls import reverse
+
+    op = detail.get("operation") if isinstance(detail, dict) else None
+    return reverse("operations:detail", args=[op]) if isinstance(op, int) and op > 0 else ""

@@ -1,10 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
+from dlqadmin.api import tokens
 from dlqadmin.api.management.commands.create_api_token import _os_user
 from dlqadmin.api.models import ApiToken, hash_token
-from dlqadmin.audit import actions as audit_actions
-from dlqadmin.audit import record
 
 
 class Command(BaseCommand):
@@ -14,17 +12,13 @@ class Command(BaseCommand):
         parser.add_argument("token_or_hint")
 
     def handle(self, token_or_hint, **options):
-        tokens = ApiToken.objects.filter(key_hash=hash_token(token_or_hint)) | ApiToken.objects.filter(
+        found = ApiToken.objects.filter(key_hash=hash_token(token_or_hint)) | ApiToken.objects.filter(
             hint=token_or_hint[:12], revoked_at__isnull=True)
-        tokens = list(tokens.distinct())
-        if not tokens:
+        found = list(found.select_related("user").distinct())
+        if not found:
             raise CommandError("No such active token.")
-        if len(tokens) > 1:
+        if len(found) > 1:
             raise CommandError("That hint matches several tokens; pass the whole token.")
-        token = tokens[0]
-        with transaction.atomic():
-            token.revoke()
-            record(audit_actions.TOKEN_REVOKE, target=f"token:{token.hint}",
-                   detail={"hint": token.hint, "user": token.user.get_username(), "user_id": token.user_id,
-                           "via": "manage.py revoke_api_token", "os_user": _os_user()})
-        self.stdout.write(f"Revoked token {tokens[0].hint}… of {tokens[0].user}.")
+        token = found[0]
+        tokens.revoke(token, via="manage.py revoke_api_token", os_user=_os_user())
+        self.stdout.write(f"Revoked token {token.hint}… of {token.user}.")

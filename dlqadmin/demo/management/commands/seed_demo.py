@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from dlqadmin.core import clock
 from dlqadmin.core.asynq_client import client, inspector
 from dlqadmin.demo.samples import seed_samples
 from dlqadmin.demo.workload import has_queues
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         if if_empty and has_queues(redis):
             self.stdout.write("asynq queues already present: demo data left as it is.")
             return
-        summary = seed_workload(redis, dead=dead, seed=seed)
+        summary = seed_workload(redis, dead=dead, seed=seed, now=clock.timestamp())
         # The check rounds record DLQ sizes from now on; the demo starts with their history.
         samples = seed_samples(inspector().all_queue_info(memory_usage=False), seed=seed)
         for queue in summary.queues:
