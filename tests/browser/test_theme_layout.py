@@ -68,7 +68,7 @@ def test_no_horizontal_scroll_at_390px_and_the_menu_collapses(page, live_server,
     box = sign_out.bounding_box()
     assert box["x"] + box["width"] <= 390
     wide = {}
-    for path in ["/login/", *PAGES, "/account/mfa/setup/"]:
+    for path in ["/login/", *PAGES, "/operations/", "/policies/new/", "/account/mfa/setup/"]:
         page.goto(live_server.url + path)
         page.wait_for_load_state("networkidle")
         width = page.evaluate("() => document.documentElement.scrollWidth")
@@ -96,7 +96,7 @@ ROLE_PAGES = {
     "payload_viewer": PAGES[:3],
     "policy_admin": ["/", "/alerts/", "/policies/", "/policies/channels/", "/policies/masking/", "/policies/new/"],
     "auditor": ["/", "/audit/", "/alerts/history/"],
-    "admin": [*PAGES, "/policies/new/", "/account/mfa/setup/", "/alerts/queues/payments/chart/"],
+    "admin": [*PAGES, "/operations/", "/policies/new/", "/account/mfa/setup/", "/alerts/queues/payments/chart/"],
 }
 
 
