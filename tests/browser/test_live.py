@@ -58,6 +58,7 @@ def test_queue_page_counts_refresh_and_ticked_boxes_stay(every_15s, staff, golde
     add_dead_task(golden, b"b")
     page.clock.run_for(16_000)
     expect(page.locator('#queue-facts [data-live="archived"]')).to_have_text("6")
+    expect(page.locator('[data-live="tab:archived"]')).to_have_text("6")
     assert box.is_checked()
     assert page.evaluate("() => document.activeElement.type") == "checkbox"
 
