@@ -13,4 +13,6 @@ EXPOSE 8000
 # /healthz: the process answers (no database). No curl in the slim image: Python does it.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import os,urllib.request as u; h=os.environ.get('ALLOWED_HOSTS','localhost').split(',')[0].lstrip('.') or 'localhost'; u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': h}), timeout=2)"]
-CMD ["gunicorn", "dlqadmin.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# gunicorn.conf.py (in /app): threaded workers that keep connections alive; WEB_CONCURRENCY
+# worker processes (one per core, default 2) x GUNICORN_THREADS threads (default 4).
+CMD ["gunicorn", "dlqadmin.wsgi:application"]

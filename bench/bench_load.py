@@ -1,4 +1,4 @@
-"""Load: N clients without pause for T seconds against a real gunicorn (2 workers).
+"""Load: N clients without pause for T seconds against a real gunicorn (2 workers of gunicorn.conf.py).
 
 Starts gunicorn itself on 127.0.0.1 with production-like settings (DEBUG off, a random
 SECRET_KEY, JSON logs at WARNING, persistent database connections), over a Redis DB of
@@ -96,7 +96,10 @@ def setup(args):
     return cookie, token, paths, r
 
 
-def start_gunicorn(args, log):
+def start_gunicorn(args, log, options=None, extra_env=None):
+    """gunicorn on HOST:args.port with production settings; gunicorn.conf.py (read from the
+    working directory) is the served configuration, `options` (default: --workers
+    args.workers and the bind address) override it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_ALLOW")}
     env.update({
         "DEBUG": "false", "SECRET_KEY": args.secret_key, "ALLOWED_HOSTS": HOST,
@@ -104,17 +107,19 @@ def start_gunicorn(args, log):
         "LOG_FORMAT": "json", "DLQADMIN_REQUIRE_MFA": "false", "DJANGO_SETTINGS_MODULE": "dlqadmin.settings",
         # One token for every client: the per-token rate limit would answer most with 429.
         "DLQADMIN_API_RATE_LIMIT": "0",
+        **(extra_env or {}),
     })
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "dlqadmin.wsgi", "--workers", str(args.workers), "--bind",
-         f"{HOST}:{args.port}", "--timeout", "60", "--graceful-timeout", "5"],
-        cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+    if options is None:
+        options = ["--workers", str(args.workers), "--bind", f"{HOST}:{args.port}"]
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "dlqadmin.wsgi:application", *options],
+                            cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             conn = http.client.HTTPConnection(HOST, args.port, timeout=2)
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
+                conn.close()
                 return proc
         except OSError:
             time.sleep(0.2)

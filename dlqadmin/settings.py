@@ -66,6 +66,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "dlqadmin.core.middleware.RequestIdMiddleware",
     "dlqadmin.core.logging.RequestLogMiddleware",
+    # gzip for clients that ask (HTML and JSON shrink ~10x for ~0.6 ms of CPU on a page of
+    # 100; bench/README.md). BREACH: Django pads each compressed body with random bytes,
+    # masks the CSRF token afresh per response, and session cookies are SameSite=Lax, so
+    # another site cannot make the many credentialed requests the attack needs.
+    "django.middleware.gzip.GZipMiddleware",
     "dlqadmin.core.middleware.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -88,7 +93,7 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out sign-ins
-    "django.contrib.auth.backends.ModelBackend",
+    "dlqadmin.access.backends.RoleBackend",  # ModelBackend, one permission query instead of two
     "guardian.backends.ObjectPermissionBackend",
 ]
 
@@ -310,4 +315,6 @@ LOGGING = {
 DLQADMIN_METRICS_TOKEN = env.str("DLQADMIN_METRICS_TOKEN", default="")
 DLQADMIN_METRICS_ALLOWED_NETWORKS = env.list("DLQADMIN_METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
 # Postgres-backed figures (alerts, notifications, actions) are re-read at most this often.
+# Server-Timing header (wall and CPU ms of each request) for benchmarks; off in production.
+DLQADMIN_SERVER_TIMING = env.bool("DLQADMIN_SERVER_TIMING", default=False)
 DLQADMIN_METRICS_CACHE_SECONDS = env.int("DLQADMIN_METRICS_CACHE_SECONDS", default=15)

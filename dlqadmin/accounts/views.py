@@ -121,7 +121,7 @@ def oidc_callback(request):
                       {"groups": sign_in.groups, "granting": services.groups_granting_access()}, status=403)
     setattr(request, LOGIN_DETAIL, {"method": "oidc", "issuer": sign_in.issuer, "subject": sign_in.subject,
                                     "idp_second_factor": sign_in.idp_second_factor})
-    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    auth_login(request, user, backend="dlqadmin.access.backends.RoleBackend")
     request.session[oidc.ID_TOKEN] = sign_in.id_token
     # Written every time: a new sign-in of the same user without a second factor must not
     # keep an earlier one's.

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from dlqadmin.audit import actions as audit_actions
 from dlqadmin.audit import record
+from dlqadmin.access.backends import permissions_of, remember_permissions
 from dlqadmin.core import clock
 from dlqadmin.core.client_ip import client_ip
 
@@ -71,7 +72,8 @@ def _token_user(request, admin_methods):
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         return None, False
-    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw.strip())).first()
+    token = (ApiToken.objects.select_related("user").annotate(user_perms=permissions_of("user_id"))
+             .filter(key_hash=hash_token(raw.strip())).first())
     if token is None:
         raise _Refusal(error(401, "invalid_token", "The bearer token is unknown or revoked."))
     if token.revoked_at is not None:
@@ -97,6 +99,7 @@ def _token_user(request, admin_methods):
                                               f"{verdict.retry_after} s.")
         response["Retry-After"] = str(verdict.retry_after)
         raise _Refusal(response)
+    remember_permissions(token.user, token.user_perms)  # no permission query of its own
     now = clock.now()
     address = client_ip(request)[:64]
     if (token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY

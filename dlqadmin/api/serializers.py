@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
+from dlqadmin.core.links import absolute, row_url
 from dlqadmin.core.names import display
 
 
@@ -14,11 +15,11 @@ def rfc3339(dt):
 
 
 def queue_url(request, name):
-    return request.build_absolute_uri(reverse("api:queue", args=[name]))
+    return absolute(request, reverse("api:queue", args=[name]))
 
 
 def task_url(request, queue, task_id):
-    return request.build_absolute_uri(reverse("api:task", args=[queue, task_id]))
+    return row_url(request, "api:task", queue, task_id)
 
 
 def queue_info(request, qi):

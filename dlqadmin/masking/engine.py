@@ -68,7 +68,12 @@ every detector has an RE2 prefilter and all of them run as one RE2 Set pass, so 
 value costs a single linear scan; the strings of a JSON document are scanned together,
 joined by newlines; names already known to be harmless skip the rule lookups; JSON is
 parsed and pretty-printed by orjson when it is installed (optional: the stdlib path
-gives the same text, slower).
+gives the same text, slower). Masking is a pure function of the rule set, the value and
+the window, so results for values up to ``MEMO_VALUE_BYTES`` are kept in a memo shared
+by every Masker (``MEMO_BYTES`` in all, least recently used out first): the same dead
+tasks shown again (a page reloaded, polled, paged back to, or seen through the API) are
+masked once per process. A Masker's memo entries are keyed by a token of that Masker, so
+a changed rule set (a new Masker) never sees another's results.
 """
 
 from __future__ import annotations
@@ -76,6 +81,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
+from collections import OrderedDict
 from bisect import bisect_right, insort
 from itertools import accumulate
 from json.encoder import encode_basestring as _encode_basestring
@@ -131,6 +138,8 @@ CHUNK_MARGIN = 16 * 1024
 BINARY_SCAN_MARGIN = 4 * 1024
 MAX_DEPTH = 200
 MAX_FINDINGS = 1000
+MEMO_BYTES = 4 * 1024 * 1024
+MEMO_VALUE_BYTES = 16 * 1024
 _KEY_CACHE_SIZE = 4096
 _STEP_CACHE_SIZE = 4096
 
@@ -257,6 +266,80 @@ def _check_window(limit, offset) -> tuple[int | None, int]:
     return limit, offset
 
 
+class _Memo:
+    """Recently masked values, bounded by an estimate of their size in bytes (LRU).
+
+    Shared by threads: every access holds the lock (each is a few dict operations)."""
+
+    _OVERHEAD = 400  # the key tuple, the MaskedValue, its findings: roughly, per entry
+
+    def __init__(self, budget):
+        self.budget = budget
+        self._data: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None:
+                return None
+            self._data.move_to_end(key)
+            return entry[0]
+
+    def put(self, key, value, cost):
+        cost += len(value.text) * 2 + self._OVERHEAD
+        with self._lock:
+            if key in self._data or cost > self.budget:
+                return
+            self._data[key] = (value, cost)
+            self._bytes += cost
+            while self._bytes > self.budget:
+                _, (_, dropped) = self._data.popitem(last=False)
+                self._bytes -= dropped
+
+    def clear(self):
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+
+    def __len__(self):
+        return len(self._data)
+
+
+_memo = _Memo(MEMO_BYTES)
+
+
+def _memoized(method):
+    """Memoize a public mask_* method for values up to MEMO_VALUE_BYTES (``None`` and
+    invalid windows go straight through). ``key_of(value)`` is hashable and exact."""
+
+    name = method.__name__
+
+    def key_of(value):
+        if isinstance(value, dict):
+            return tuple(sorted((str(k), str(v)) for k, v in value.items()))
+        return value
+
+    @functools.wraps(method)
+    def wrapper(self, value, *, limit=DEFAULT_LIMIT, offset=0):
+        if value is None or not isinstance(value, (bytes, str, dict)):
+            return method(self, value, limit=limit, offset=offset)
+        raw = key_of(value)
+        cost = len(value) if not isinstance(value, dict) else sum(len(k) + len(v) for k, v in raw)
+        if cost > MEMO_VALUE_BYTES:
+            return method(self, value, limit=limit, offset=offset)
+        key = (self._memo_token, name, type(value), raw, limit, offset)
+        found = _memo.get(key)
+        if found is None:
+            found = method(self, value, limit=limit, offset=offset)
+            if found is not None:
+                _memo.put(key, found, cost)
+        return found
+
+    return wrapper
+
+
 class Masker:
     """Compiled masking rules; see the module docstring."""
 
@@ -288,6 +371,9 @@ class Masker:
             (compile_regex(r.pattern), r.label, f"[{r.label}]") for r in self.rules if r.kind == "regex"
         )
         self._key_cache: dict[str, tuple] = {}
+        # Names this Masker's entries in the shared memo; an object, never reused while
+        # the memo holds it (an id() could be, after this Masker is gone).
+        self._memo_token = object()
         # Member names seen that no rule matches and that cannot hold data themselves:
         # an object whose names are all in here needs no per-name work. Grown only
         # between documents (a set must not change while another thread iterates it,
@@ -336,6 +422,7 @@ class Masker:
 
     # --- public API ----------------------------------------------------------------------
 
+    @_memoized
     def mask_payload(
         self, raw: bytes | None, *, limit: int | None = DEFAULT_LIMIT, offset: int = 0
     ) -> MaskedValue | None:
@@ -374,6 +461,7 @@ class Masker:
         """A task result; the same rules as payloads."""
         return self.mask_payload(raw, limit=limit, offset=offset)
 
+    @_memoized
     def mask_text(self, text: str | None, *, limit: int | None = DEFAULT_LIMIT, offset: int = 0) -> MaskedValue | None:
         """Free text such as an error message: detectors only, kind ``"text"``."""
         if text is None:
@@ -382,6 +470,7 @@ class Masker:
         size = len(text.encode("utf-8", "surrogatepass"))
         return self._text_value(text, size, limit, offset)
 
+    @_memoized
     def mask_headers(
         self, headers: dict[str, str] | None, *, limit: int | None = DEFAULT_LIMIT, offset: int = 0
     ) -> MaskedValue | None:

@@ -203,6 +203,7 @@ def batch(request, queue):
         # "Cancel all active": the ids active now; the confirmation lists what it sends.
         try:
             ids = context["ids"] = services.active_ids(queue)
+            context["all_active"] = True
         except RedisUnavailable:
             context["error"] = "Redis is unreachable: nothing was changed."
             return _fragment(request, "operations/batch.html", context, status=503)

@@ -55,3 +55,15 @@ def test_formatter_keeps_extras_and_exceptions():
     record.queue = "billing:eu"
     line = json.loads(JsonFormatter().format(record))
     assert line["msg"] == "failed job" and line["queue"] == "billing:eu" and "ValueError: boom" in line["exc"]
+
+
+def test_cpu_time_in_the_log_line_and_server_timing_only_when_asked(client, json_lines, settings):
+    response = client.get("/healthz")
+    assert "Server-Timing" not in response
+    line = json.loads(json_lines[-1])
+    assert isinstance(line["cpu_ms"], float) and line["cpu_ms"] >= 0
+    settings.DLQADMIN_SERVER_TIMING = True
+    timing = client.get("/healthz")["Server-Timing"]
+    app, cpu = timing.split(", ")
+    assert app.startswith("app;dur=") and cpu.startswith("cpu;dur=")
+    assert float(cpu.removeprefix("cpu;dur=")) >= 0

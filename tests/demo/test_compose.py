@@ -22,6 +22,21 @@ def test_compose_services_and_health_checks():
         assert services[name]["build"] == "."
 
 
+def test_web_is_served_by_gunicorn_conf_with_keep_alive_workers():
+    """Compose and the image leave gunicorn's settings to gunicorn.conf.py: threaded workers
+    (a sync worker closes every connection), sized from the environment."""
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert conf["worker_class"] == "gthread" and conf["threads"] >= 2 and conf["keepalive"] > 0
+    assert conf["bind"] == "0.0.0.0:8000" and conf["workers"] >= 1
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+    assert "--workers" not in web["command"] and "--worker-class" not in web["command"]
+    assert "WEB_CONCURRENCY" in web["environment"] and "DATABASE_URL" in web["environment"]
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'CMD ["gunicorn", "dlqadmin.wsgi:application"]' in dockerfile
+
+
 def test_grafana_dashboard_uses_exported_metrics():
     import json
 

@@ -321,3 +321,43 @@ def test_a_masker_is_safe_to_share_between_threads():
     for t in threads:
         t.join()
     assert all(r == expected for r in results.values())
+
+
+# --- the memo of masked values ------------------------------------------------------------
+
+def test_memo_gives_the_same_result_as_masking_afresh_and_never_crosses_rule_sets():
+    from dlqadmin.masking import engine
+
+    raw = b'{"email": "ann@example.com", "order_note": "call 4111 1111 1111 1111"}'
+    plain, with_rule = Masker(), Masker([Rule("key", "order_note", "note")])
+    first = plain.mask_payload(raw, limit=400)
+    assert plain.mask_payload(bytes(raw), limit=400) is first  # served from the memo
+    engine._memo.clear()
+    assert plain.mask_payload(raw, limit=400) == first  # what masking afresh gives
+    ruled = with_rule.mask_payload(raw, limit=400)
+    assert '"[note]"' in ruled.text and '"[note]"' not in first.text
+    assert plain.mask_payload(raw, limit=400) is not ruled
+    # The window is part of the key; so is the kind of value (bytes vs str vs headers).
+    assert plain.mask_payload(raw, limit=20).text != first.text
+    text = plain.mask_text(raw.decode(), limit=400)
+    assert text.kind == "text" and first.kind == "json"
+    headers = plain.mask_headers({"authorization": "Bearer abc.def.ghi"}, limit=400)
+    assert headers is plain.mask_headers({"authorization": "Bearer abc.def.ghi"}, limit=400)
+    other = plain.mask_headers({"x-trace": "abc"}, limit=400)
+    assert other.size != headers.size and "abc" in other.text
+
+
+def test_memo_stays_within_its_byte_budget_and_skips_large_values():
+    from dlqadmin.masking import engine
+
+    memo = engine._Memo(20_000)
+    masker = Masker()
+    for i in range(200):
+        value = masker.mask_text(f"n={i}")
+        memo.put(("k", i), value, 100)
+    assert memo._bytes <= 20_000 and 0 < len(memo) < 200
+    assert memo.get(("k", 199)) is not None and memo.get(("k", 0)) is None  # oldest out first
+    before = len(engine._memo)
+    big = b'{"a": "' + b"x" * (engine.MEMO_VALUE_BYTES + 1) + b'"}'
+    masker.mask_payload(big, limit=100)
+    assert len(engine._memo) == before

@@ -72,7 +72,7 @@ def test_ui_cancel_selected_and_all_active_after_a_confirmation(operator_client,
     assert "1 of 1 done" in r.content.decode() and received(listener) == [ACTIVE]
     # All active: the ids are read from the active list, then confirmed the same way.
     r = operator_client.post(url, {"all_active": "1", "state": "active"})
-    assert r.status_code == 200 and "Cancel 1 selected task" in r.content.decode() and received(listener) == []
+    assert r.status_code == 200 and "Cancel 1 active task" in r.content.decode() and received(listener) == []
     assert ACTIVE in r.content.decode()
     r = operator_client.post(url, {"action": "cancel", "state": "active", "ids": [ACTIVE], "confirmed": "1"})
     assert received(listener) == [ACTIVE]

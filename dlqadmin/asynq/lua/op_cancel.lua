@@ -3,7 +3,7 @@
 -- channel every server subscribes to), but only for ids whose task hash says
 -- "active", checked in this same atomic call. Changes no key.
 --
--- KEYS[1..n]  asynq:{<q>}:t:<id>  task hash of each id (one queue: one slot)
+-- KEYS[1]..KEYS[n]  asynq:{<q>}:t:<id>  task hash of each id (one queue: one slot)
 -- KEYS[n+1]   optional: asynq:queues. When given, nothing happens unless
 --             ARGV[2] is a member and {-1} is returned. Left out in Redis
 --             Cluster (another slot): the caller checks first.
