@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test test-dates run demo migrate venv bench clean
+.PHONY: test test-dates run demo screenshots migrate venv bench clean
 
 # A virtualenv with the pinned requirements, rebuilt when they change.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -44,6 +44,12 @@ $(DEMO_STAMP): $(STAMP) requirements-demo.txt
 
 demo: $(DEMO_STAMP)
 	$(PY) scripts/demo.py
+
+## A PNG of every page each demo role reaches, light and dark, desktop and phone, into
+## screenshots/ (starts and stops the demo; PORT as for `make demo`).
+screenshots: $(DEMO_STAMP)
+	@scripts/ensure-chromium
+	$(PY) scripts/screenshots.py
 
 ## Benchmarks (figures in bench/README.md).
 bench: $(STAMP)

@@ -179,3 +179,10 @@ def public_view(view):
     """No sign-in needed (login page, health checks, API schema). Says so explicitly."""
     view.access_rule = ("public", None)
     return view
+
+
+def holds_queue_grants(user, codename=VIEW_QUEUE):
+    """Whether any queue is granted to `user` (so an empty list means asynq has no queue
+    yet, not that nothing was granted)."""
+    scope = queue_name_scope(user, codename)
+    return scope.every_queue or bool(scope.granted)

@@ -1,7 +1,12 @@
+import re
+
 from django import forms
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 
 from .roles import DESCRIPTIONS, QUEUE_ROLES, ROLES
+
+
+_USERNAME = re.compile(r"[\w.@+-]{1,150}")
 
 
 class _RoleScopeForm(forms.Form):
@@ -9,7 +14,8 @@ class _RoleScopeForm(forms.Form):
 
     role = forms.ChoiceField(choices=[(r, f"{r} — {DESCRIPTIONS[r]}") for r in ROLES])
     all_queues = forms.BooleanField(required=False, label="All queues (including future ones)")
-    queues = forms.MultipleChoiceField(required=False, choices=())
+    # Check boxes in a box that scrolls (a multi-select needs ctrl-click and hides its choices).
+    queues = forms.MultipleChoiceField(required=False, choices=(), widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, queues=(), **kwargs):
         """`queues`: Queue registry rows. A choice's value is the name itself, or for a name
@@ -46,3 +52,35 @@ class GroupRuleForm(_RoleScopeForm):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("prefix", "rule")
         super().__init__(*args, **kwargs)
+
+
+class CreateUserForm(forms.Form):
+    """A new local account; roles are granted with the form below it."""
+
+    username = forms.CharField(max_length=150, label="User name")
+    email = forms.EmailField(required=False, label="E-mail (optional)")
+    password = forms.CharField(widget=forms.PasswordInput(render_value=False), label="Initial password",
+                               help_text="Tell it to them out of band; they can enrol an authenticator app "
+                                         "at first sign-in.")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "new")
+        super().__init__(*args, **kwargs)
+
+    def clean_username(self):
+        name = get_user_model().normalize_username(self.cleaned_data["username"]).strip()
+        if not name or not _USERNAME.fullmatch(name):
+            raise forms.ValidationError("Use letters, digits and @ . + - _ only.")
+        if get_user_model().objects.filter(username__iexact=name).exists():
+            raise forms.ValidationError("A user with that name exists.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("username"):
+            try:
+                password_validation.validate_password(
+                    data["password"], get_user_model()(username=data["username"], email=data.get("email", "")))
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data

@@ -6,6 +6,7 @@ management commands and set-up code: recorded as "system"); `request` adds the
 request id, address and user agent.
 """
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import F, Q
@@ -257,3 +258,15 @@ def apply_sso_roles(user, groups, *, request=None):
 __all__ = ["AccessError", "bootstrap_roles", "grant", "revoke", "end_sessions", "current_epoch", "set_active",
            "roles_of", "GLOBAL_PERMISSION_CODENAMES", "add_group_rule", "remove_group_rule", "apply_sso_roles",
            "roles_for_groups", "groups_granting_access", "SSO_MAPPING", "SSO_SYNC"]
+
+
+CREATE_USER = "access.create_user"
+
+
+@transaction.atomic
+def create_user(username, password, *, email="", actor=None, request=None):
+    """A local user with a password (already validated by the form) and no role yet; the
+    creation is audited, never the password."""
+    user = get_user_model().objects.create_user(username, email, password)
+    _audit(CREATE_USER, user, actor, request, email=email)
+    return user

@@ -6,6 +6,7 @@ app_name = "access"
 
 urlpatterns = [
     path("", views.users, name="users"),
+    path("new/", views.new_user, name="new_user"),
     path("sso-rules/", views.add_rule, name="add_rule"),
     path("sso-rules/<int:pk>/remove/", views.remove_rule, name="remove_rule"),
     path("<str:username>/revoke/", views.revoke_role, name="revoke"),

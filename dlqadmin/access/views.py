@@ -3,18 +3,22 @@
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from . import selectors
 from .checks import global_view
-from .forms import GrantForm, GroupRuleForm
+from .forms import CreateUserForm, GrantForm, GroupRuleForm
 from .roles import MANAGE_ACCESS, QUEUE_ROLES, ROLES
-from .services import AccessError, add_group_rule, end_sessions, grant, remove_group_rule, revoke, set_active
+from .services import (AccessError, add_group_rule, create_user, end_sessions, grant, remove_group_rule, revoke,
+                       set_active)
 
 
 @global_view(MANAGE_ACCESS)
 def users(request):
-    form = GrantForm(request.POST or None, queues=selectors.queues())
+    # ?user= preselects the user just created.
+    form = GrantForm(request.POST or None, queues=selectors.queues(), initial={"user": request.GET.get("user", "")})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -28,14 +32,27 @@ def users(request):
     return _users_page(request, form=form)
 
 
-def _users_page(request, *, form=None, rule_form=None):
+def _users_page(request, *, form=None, rule_form=None, new_form=None):
     queues = selectors.queues()
     form = form or GrantForm(queues=queues)
     rule_form = rule_form or GroupRuleForm(queues=queues)
+    new_form = new_form or CreateUserForm()
     return render(request, "access/users.html", {
-        "rows": selectors.users_with_roles(), "form": form, "roles": ROLES,
+        "rows": selectors.users_with_roles(), "form": form, "roles": ROLES, "new_form": new_form,
         "rule_form": rule_form, "rules": selectors.group_rules(), "queue_roles": list(QUEUE_ROLES),
-    }, status=400 if form.errors or rule_form.errors else 200)
+    }, status=400 if form.errors or rule_form.errors or new_form.errors else 200)
+
+
+@require_POST
+@global_view(MANAGE_ACCESS)
+def new_user(request):
+    form = CreateUserForm(request.POST)
+    if not form.is_valid():
+        return _users_page(request, new_form=form)
+    user = create_user(form.cleaned_data["username"], form.cleaned_data["password"],
+                       email=form.cleaned_data["email"], actor=request.user, request=request)
+    messages.success(request, f"Created {user.username}. Grant a role below: until then they can see nothing.")
+    return redirect(f"{reverse('access:users')}?{urlencode({'user': user.username})}#grant")
 
 
 @require_POST

@@ -3,6 +3,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 
 from . import services
+from .models import Preferences
 
 
 class PasswordLoginForm(AuthenticationForm):
@@ -37,3 +38,14 @@ class TokenForm(forms.Form):
         if not token.isdigit():
             raise forms.ValidationError("The code is digits only.")
         return token
+
+
+class PreferencesForm(forms.Form):
+    """The theme toggle and the live-refresh choice post here; either field may be left out."""
+
+    theme = forms.ChoiceField(choices=Preferences.THEMES, required=False)
+    refresh_seconds = forms.TypedChoiceField(choices=Preferences.REFRESH, coerce=int, required=False,
+                                             empty_value=None)
+
+    def changes(self):
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}

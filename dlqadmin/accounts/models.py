@@ -33,3 +33,18 @@ class BreakGlass(models.Model):
 
     def __str__(self):
         return f"break-glass: {self.user}"
+
+
+class Preferences(models.Model):
+    """How one user likes the dashboard: colour theme and live-refresh interval. Kept in
+    Postgres (not the session or a cookie) so every browser and process agrees."""
+
+    THEMES = [("auto", "Follow the system"), ("light", "Light"), ("dark", "Dark")]
+    REFRESH = [(0, "Off"), (5, "Every 5 s"), (15, "Every 15 s"), (60, "Every 60 s")]
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    theme = models.CharField(max_length=8, choices=THEMES, default="auto")
+    refresh_seconds = models.PositiveSmallIntegerField(choices=REFRESH, default=5)
+
+    def __str__(self):
+        return f"{self.user}: theme {self.theme}, refresh {self.refresh_seconds}s"

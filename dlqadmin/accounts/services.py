@@ -107,3 +107,26 @@ def set_break_glass(user, on, *, reason="", actor=None, request=None):
         BreakGlass.objects.filter(user=user).delete()
     audit.record(BREAK_GLASS_SET, request=request, actor=actor, target=f"user:{user.get_username()}",
                  reason=reason.strip()[:500], detail={"user_id": user.pk, "break_glass": on})
+
+
+PREFERENCES_CHANGE = "account.preferences"
+
+
+def set_preferences(request, **changes):
+    """Store the user's display choices (`theme`, `refresh_seconds`; only those given) and
+    audit what changed."""
+    from .models import Preferences
+
+    user = request.user
+    with transaction.atomic():
+        prefs, _ = Preferences.objects.select_for_update().get_or_create(
+            user=user, defaults={"refresh_seconds": settings.DLQADMIN_POLL_SECONDS
+                                 if settings.DLQADMIN_POLL_SECONDS in dict(Preferences.REFRESH) else 5})
+        before = {k: getattr(prefs, k) for k in changes}
+        for key, value in changes.items():
+            setattr(prefs, key, value)
+        prefs.save()
+        if before != changes:
+            audit.record(PREFERENCES_CHANGE, request=request, target=f"user:{user.get_username()}",
+                         detail={"before": before, "after": changes})
+    return prefs

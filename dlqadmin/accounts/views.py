@@ -22,7 +22,7 @@ from dlqadmin.audit import actions as audit_actions
 from dlqadmin.audit import record
 
 from . import mfa, oidc, services
-from .forms import PasswordLoginForm, TokenForm
+from .forms import PasswordLoginForm, PreferencesForm, TokenForm
 from .signals import LOGIN_DETAIL
 
 
@@ -189,6 +189,7 @@ def mfa_setup(request):
         "form": form,
         "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
         "config_url": device.config_url,
+        "qr_svg": mfa.qr_svg(device.config_url),
         "required": mfa.required_for(request.user),
         "next": _next_url(request, "/account/"),
     })
@@ -204,7 +205,21 @@ def profile(request):
         "has_device": mfa.confirmed_device(request.user) is not None,
         "mfa_required": mfa.required_for(request.user),
         "tokens": api_tokens.own_tokens(request.user),
+        "refresh_choices": PreferencesForm.base_fields["refresh_seconds"].choices,
+        "theme_choices": PreferencesForm.base_fields["theme"].choices,
     })
+
+
+@signed_in_view
+@require_POST
+def preferences(request):
+    """Theme and live refresh; back to the page the user was on."""
+    form = PreferencesForm(request.POST)
+    if not form.is_valid() or not form.changes():
+        return render(request, "accounts/preferences_error.html", {"next": _next_url(request, "/account/")},
+                      status=400)
+    services.set_preferences(request, **form.changes())
+    return redirect(_next_url(request, "/account/"))
 
 
 @require_POST

@@ -44,7 +44,7 @@ class RoundResult:
     timings_ms: dict = field(default_factory=dict)
 
 
-def _growth(queues_by_window, now):
+def growth_baselines(queues_by_window, now):
     """{queue key: archived count at the oldest sample within its policy's window}."""
     out = {}
     with connection.cursor() as cur:
@@ -79,7 +79,7 @@ AGE_CACHE_SECONDS = 300
 _oldest_score_cache = {}
 
 
-def _oldest_dead_ages(client, queues, now):
+def oldest_dead_ages(client, queues, now):
     """{queue: age in days of its oldest dead task} (asynq scores archived tasks by the
     time they died). One pipelined round trip."""
     if not queues:
@@ -170,10 +170,10 @@ def _evaluate_and_write(result, now, infos, read_redis, reasons_from, client, la
     for q, p in policy_of.items():
         if due[p.name] and p.enabled and p.growth_threshold:
             by_window.setdefault(p.growth_window_minutes, []).append(key_of[q])
-    baseline = _growth(by_window, now)
+    baseline = growth_baselines(by_window, now)
     age_queues = [q for q, p in policy_of.items()
                   if due[p.name] and p.enabled and p.archive_age_warning_days and samples[q]["archived"]]
-    ages = _oldest_dead_ages(client or asynq_client(), age_queues, now) if (read_redis or client) else {}
+    ages = oldest_dead_ages(client or asynq_client(), age_queues, now) if (read_redis or client) else {}
 
     existing = {(s.policy_name, s.queue_key, s.rule): s for s in AlertState.objects.all()}
     rules_of = {}

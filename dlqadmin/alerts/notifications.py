@@ -12,7 +12,7 @@ from django.urls import reverse
 from dlqadmin.masking.engine import Masker
 
 from .models import RESOLVED
-from .rules import LABELS
+from .rules import LABELS, shown
 
 TOP_REASONS = 3
 REASON_SAMPLE = 50
@@ -86,5 +86,5 @@ def summary(p):
     """One line: '[CRITICAL] payments: DLQ size 120 (threshold 100)'."""
     if p["kind"] == "test":
         return "[TEST] dlqadmin test notification: this channel works."
-    th = "" if p["threshold"] is None else f" (threshold {p['threshold']:g})"
-    return f"[{p['severity'].upper()}] {p['queue']}: {p['rule_label']} {p['value']:g}{th}"
+    th = "" if p["threshold"] is None else f" (threshold {shown(p['rule'], p['threshold'])})"
+    return f"[{p['severity'].upper()}] {p['queue']}: {p['rule_label']} {shown(p['rule'], p['value'])}{th}"

@@ -15,6 +15,8 @@ latency      age of the oldest pending task >= latency_threshold_seconds (warnin
 from dataclasses import dataclass
 from datetime import timedelta
 
+from dlqadmin.core import humanize
+
 from .models import CRITICAL, OK, RESOLVED, WARNING
 
 ARCHIVE_CAP = 9_999  # asynq keeps at most this many archived tasks per queue
@@ -99,3 +101,17 @@ def step(prev, level, *, now, last_notified_at, repeat: timedelta, send_resolved
     if last_notified_at is None or now - last_notified_at >= repeat:
         return Decision(level, "repeat", False)
     return Decision(level, None, False)
+
+
+def shown(rule, value):
+    """A rule's value (or threshold) with its unit: latency '9d 2h', age '82.8 days',
+    cap '82.8 %'; counts stay bare numbers."""
+    if value is None:
+        return "–"
+    if rule == "latency":
+        return humanize.duration(value)
+    if rule == "archive_age":
+        return f"{value:g} days"
+    if rule == "archive_cap":
+        return f"{value:g} %"
+    return f"{value:g}"

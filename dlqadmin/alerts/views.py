@@ -21,6 +21,10 @@ def history(request):
 
 @queue_view()
 def queue_chart(request, queue):
+    # htmx (the queue page's chart section) gets only the chart.
+    if request.htmx:
+        return render(request, "alerts/chart.html#dlq_chart",
+                      {"queue": queue.name, "chart": selectors.chart(queue.name)})
     return render(request, "alerts/chart.html", {
         "queue": queue.name,
         "chart": selectors.chart(queue.name),

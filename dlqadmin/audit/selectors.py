@@ -19,6 +19,7 @@ bounded by the window plus the matches older than it.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import F, Q, Value
 from django.db.models.functions import Lower
 from django.utils.dateparse import parse_date, parse_datetime
@@ -220,3 +221,39 @@ def iter_events(filters, *, upto=None, chunk=None):
         if len(rows) < chunk:
             return
         last = rows[-1].seq
+
+
+def action_names():
+    """Every action name in the log, sorted: a loose index scan over (action, seq), one
+    index probe per distinct name, so the filter's suggestions cost little on a long log."""
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(f"""
+            WITH RECURSIVE names(action) AS (
+                (SELECT action FROM {table} ORDER BY action LIMIT 1)
+                UNION ALL
+                SELECT (SELECT e.action FROM {table} e WHERE e.action > names.action ORDER BY e.action LIMIT 1)
+                FROM names WHERE names.action IS NOT NULL)
+            SELECT action FROM names WHERE action IS NOT NULL""")  # noqa: S608 - table name from the model
+        return [row[0] for row in cur.fetchall()]
+
+
+@dataclass
+class Entry:
+    """One row of the review page: an event, with the intent it completes when both are on
+    the page (the outcome event names its intent's seq in detail.intent)."""
+    event: AuditEvent
+    intent: AuditEvent | None = None
+
+
+def entries(events):
+    """`events` (newest first) as rows, each intent folded into its outcome's row."""
+    by_seq = {e.seq: e for e in events}
+    folded = {}
+    for e in events:
+        ref = e.detail.get("intent") if isinstance(e.detail, dict) else None
+        if (isinstance(ref, int) and ref in by_seq and by_seq[ref].outcome == "intent"
+                and by_seq[ref].action == e.action and ref not in folded.values()):
+            folded[e.seq] = ref
+    hidden = set(folded.values())
+    return [Entry(e, by_seq[folded[e.seq]] if e.seq in folded else None) for e in events if e.seq not in hidden]

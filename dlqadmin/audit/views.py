@@ -40,7 +40,8 @@ def review(request):
         "form": {key: request.GET.get(key, "") for key in selectors.FILTER_KEYS},
         "filter_query": urlencode(filters.params),
         "outcomes": OUTCOMES,
-        "known_actions": actions.KNOWN,
+        "entries": selectors.entries(result.events),
+        "known_actions": sorted(set(actions.KNOWN) | set(selectors.action_names())),
         "error": error_text,
     }
     template = "audit/review.html"

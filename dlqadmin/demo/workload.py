@@ -24,6 +24,7 @@ from dlqadmin.asynq import keys, messages
 
 DAY = 86400
 STATS_TTL = 90 * DAY  # asynq keeps the per-day counters ~90 days
+HISTORY_DAYS = 90
 DEFAULT_TIMEOUT = 1800  # what asynq stores with neither Timeout nor Deadline
 
 
@@ -286,9 +287,10 @@ def seed(client, *, dead: int = 5000, seed: int = 42, now: float | None = None) 
                     w.task(q, "aggregating", {"_id": tid, "msg": msg, "group": g}, cmds)
                     summary.add(q, "aggregating")
 
-        # processed / failed: totals and 7 days of per-day counters (90-day TTL).
+        # processed / failed: totals and 90 days of per-day counters (asynq's 90-day TTL),
+        # so the overview's 7 / 30 / 90-day history is full.
         processed_total = failed_total = 0
-        for d in range(7):
+        for d in range(HISTORY_DAYS):
             day = today - _dt.timedelta(days=d)
             processed = rng.randrange(2000, 40000)
             failed = int(processed * rng.uniform(0.002, 0.05))

@@ -34,6 +34,23 @@ class PolicyForm(forms.Form):
                                               help_text="empty: 30")
     comment = forms.CharField(max_length=200, required=False, help_text="why (stored with the version)")
 
+    SECTIONS = [
+        ("Which queues", ["name", "pattern", "description", "enabled"]),
+        ("When to alert", ["dlq_warning", "dlq_critical", "growth_threshold", "growth_window_minutes",
+                           "archive_cap_warning_percent", "archive_cap_critical_percent", "archive_age_warning_days",
+                           "pending_threshold", "latency_threshold_seconds"]),
+        ("How to notify", ["channels", "check_interval_seconds", "repeat_interval_minutes", "send_resolved",
+                           "runbook_url"]),
+        ("Dead-task vault", ["vault_enabled", "vault_retention_days"]),
+    ]
+
+    def sections(self):
+        """[(title, [bound field, ...])] for the editor; a field no section names goes last."""
+        named = {n for _, names in self.SECTIONS for n in names}
+        out = [(title, [self[n] for n in names if n in self.fields]) for title, names in self.SECTIONS]
+        rest = [self[n] for n in self.fields if n not in named]
+        return out + ([("This change", rest)] if rest else [])
+
     def policy_data(self):
         data = {k: v for k, v in self.cleaned_data.items() if k != "comment"}
         data["channels"] = [c.name for c in data["channels"]]

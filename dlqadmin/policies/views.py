@@ -48,7 +48,8 @@ def _edit(request, policy):
         if creating:
             initial.update(name="", pattern="")
         form = PolicyForm(initial=initial)
-    return render(request, "policies/edit.html", {"form": form, "policy": policy, "creating": creating},
+    return render(request, "policies/edit.html", {"form": form, "sections": form.sections(), "policy": policy,
+                                                  "creating": creating},
                   status=400 if form.errors else 200)
 
 

@@ -9,10 +9,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from dlqadmin.access.checks import has_global, may, queue_name_scope, queue_view, signed_in_view, visible_queue_names
+from dlqadmin.access.checks import (has_global, holds_queue_grants, may, queue_name_scope, queue_view, signed_in_view,
+                                    visible_queue_names)
 from dlqadmin.access.roles import MANAGE_ACCESS, OPERATE_QUEUE, REVEAL_QUEUE
 from dlqadmin.asynq import TASK_STATES, DamagedData, QueueNotFound, TaskNotFound
 
+from dlqadmin.accounts.middleware import POLL_HEADER
+from dlqadmin.alerts import selectors as alert_selectors
 from dlqadmin.vault import selectors as vault_selectors
 
 from . import search, selectors, services
@@ -28,15 +31,29 @@ def _fragment_or_page(request, template, fragment, context, status=200):
     return render(request, name, context, status=status)
 
 
+HISTORY_DAYS = (7, 30, 90)  # asynq keeps its daily counters for 90 days
+
+
 @signed_in_view
 def overview(request):
-    infos = selectors.queue_infos(visible_queue_names(request.user), memory_usage=False)
+    names = visible_queue_names(request.user)
+    days, error = request.GET.get("days", "7"), None
+    if days not in {str(d) for d in HISTORY_DAYS}:
+        days, error = "7", "The history covers 7, 30 or 90 days."
+    infos = selectors.queue_infos(names, memory_usage=False)
+    # A live-refresh poll takes only the counts (static/js/app.js): the charts are not redrawn.
+    poll = bool(request.headers.get(POLL_HEADER))
     context = {
         "infos": infos,
         "totals": selectors.totals(infos),
-        "poll_seconds": settings.DLQADMIN_POLL_SECONDS,
+        "sparklines": {} if poll else alert_selectors.sparklines(names),
+        "history": None if poll else alert_selectors.daily_history([i.queue for i in infos if not i.damaged],
+                                                                   int(days)),
+        "history_days": HISTORY_DAYS,
+        "error": error,
+        "no_queue_grants": not names and not holds_queue_grants(request.user),
     }
-    return _fragment_or_page(request, "triage/overview.html", "queue_table", context)
+    return _fragment_or_page(request, "triage/overview.html", "queue_table", context, status=400 if error else 200)
 
 
 @queue_view()

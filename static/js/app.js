@@ -51,6 +51,78 @@ document.addEventListener("submit", function (event) {
   dialog.querySelector(".confirm-no").focus();
 }, true);
 
+// The top bar's menu button (narrow screens; CSS hides it on wide ones).
+document.addEventListener("click", function (event) {
+  var toggle = event.target.closest(".menu-toggle");
+  if (!toggle) return;
+  var bar = toggle.closest(".topbar");
+  var open = bar.classList.toggle("open");
+  toggle.setAttribute("aria-expanded", open ? "true" : "false");
+});
+
+// The theme button: with no stored choice the page follows the system, so the button
+// offers the other one of what is shown now.
+document.addEventListener("DOMContentLoaded", function () {
+  var button = document.querySelector("button[data-theme-choice]");
+  if (!button || button.dataset.themeChoice !== "auto") return;
+  if (window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches) {
+    button.value = "light";
+    button.textContent = "Light theme";
+  }
+});
+
+// Live counts without jumping. Every element with data-live="key" is live state. Every
+// <body data-refresh> seconds (the user's choice; 0 is off) the page is fetched again and
+// only those elements change: text of leaf elements and classes (e.g. "hot"). Nothing is
+// re-created, so focus, scroll position, text selection and ticked boxes stay. When the
+// set of live keys differs (a queue appeared or went), a notice offers a reload instead.
+(function () {
+  var seconds = parseInt((document.body && document.body.dataset.refresh) || "0", 10);
+  if (!(seconds > 0) || !document.querySelector("[data-live]")) return;
+  var busy = false;
+  function byKey(root) {
+    var map = new Map();
+    root.querySelectorAll("[data-live]").forEach(function (el) { map.set(el.dataset.live, el); });
+    return map;
+  }
+  function apply(html) {
+    var fresh = byKey(new DOMParser().parseFromString(html, "text/html"));
+    var now = byKey(document);
+    var changed = fresh.size !== now.size;
+    fresh.forEach(function (el, key) {
+      var mine = now.get(key);
+      if (!mine) { changed = true; return; }
+      if (mine.className !== el.className) mine.className = el.className;
+      if (!el.firstElementChild && !mine.firstElementChild && mine.textContent !== el.textContent) {
+        mine.textContent = el.textContent;
+      }
+    });
+    var notice = document.getElementById("live-notice");
+    if (notice && changed) notice.hidden = false;
+  }
+  setInterval(function () {
+    if (busy || document.hidden) return;
+    busy = true;
+    // The poll header keeps these requests from counting as activity for the idle timeout.
+    fetch(window.location.href, {headers: {"X-DLQ-Poll": "1"}, credentials: "same-origin"})
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : null; })
+      .then(function (html) { if (html) apply(html); })
+      .catch(function () {})
+      .then(function () { busy = false; });
+  }, seconds * 1000);
+})();
+
+// Rows that open a detail row below them (the audit log): the details span the whole
+// table instead of squeezing one cell. <button aria-controls="ID" aria-expanded>.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest("button.event-toggle");
+  if (!button) return;
+  var row = document.getElementById(button.getAttribute("aria-controls"));
+  if (!row) return;
+  row.hidden = !row.hidden;
+  button.setAttribute("aria-expanded", row.hidden ? "false" : "true");
+});
+
 // --- Triage selection (queue page, search results) -------------------------------------
 // <input type="checkbox" data-select-all="FORM-ID"> ticks every row box of that form
 // (<input name="ids" form="FORM-ID">); <span data-selection-of="FORM-ID"> says how many

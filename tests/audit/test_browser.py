@@ -23,7 +23,7 @@ def test_an_auditor_filters_the_log(page, live_server, auditor):
     page.wait_for_url(f"{live_server.url}/")
     page.click("header nav >> text=Audit")
     expect(page.locator("h1")).to_have_text("Audit log")
-    rows = page.locator("#events tbody tr")
+    rows = page.locator("#events tbody tr[data-seq]")
     expect(rows.first).to_be_visible()
 
     # Filter by action and queue: htmx swaps the results and pushes the URL.
@@ -41,10 +41,15 @@ def test_an_auditor_filters_the_log(page, live_server, auditor):
     page.fill("#f-q", "inc-1021")
     page.click("#audit-filters button[type=submit]")
     expect(rows).to_have_count(1)
-    details = rows.first.locator("details")
-    expect(details.locator("dl")).to_be_hidden()
-    details.locator("summary").click()
-    expect(details.locator("dl")).to_be_visible()
+    # The record opens in a row of its own below, as wide as the table: no column squeezed.
+    details = page.locator("#events tr.event-detail-row")
+    expect(details).to_be_hidden()
+    widths = rows.first.evaluate("r => [...r.cells].map(c => c.getBoundingClientRect().width)")
+    rows.first.locator("button.event-toggle").click()
+    expect(details).to_be_visible()
     expect(details).to_contain_text("INC-1021")
     expect(details).to_contain_text("Previous hash")
+    after = rows.first.evaluate("r => [...r.cells].map(c => c.getBoundingClientRect().width)")
+    assert all(abs(a - b) < 2 for a, b in zip(after, widths, strict=True)), (widths, after)
+    assert rows.first.locator("button.event-toggle").get_attribute("aria-expanded") == "true"
     assert not [e for e in errors if "Content Security Policy" in e], errors

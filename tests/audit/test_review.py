@@ -113,7 +113,7 @@ def test_each_event_expands_to_every_field(auditor_client, auditor):
          reason="<script>x</script> INC-1", ip="192.0.2.1", user_agent="UA/1", request_id="rid-9",
          detail={"fields": ["payload"], "note": "<b>"})
     html = auditor_client.get("/audit/?action=payload.reveal").content.decode()
-    details = html[html.index('<details class="event">'):html.index("</details>")]
+    details = html[html.index('class="event-detail-row"'):html.index("</dl>")]
     for text in ("alice", "user id 7", "payments", "t-1", "INC-1", "192.0.2.1", "UA/1", "rid-9",
                  "&quot;fields&quot;", "Previous hash"):
         assert text in details, text
@@ -234,3 +234,22 @@ def test_free_text_finds_old_matches_beyond_the_recent_window(auditor_client, mo
     assert [e["seq"] for e in second["events"]] == want[2:] and second["next"] is None
     back = auditor_client.get(second["newer"]).json()
     assert [e["seq"] for e in back["events"]] == want[:2]
+
+
+def test_an_intent_and_its_outcome_are_one_entry(auditor_client):
+    intent = seed(1, action="task.retry", queue="payments", task_id="t-9", outcome="intent", reason="INC-7")[0]
+    seed(1, action="task.retry", queue="payments", task_id="t-9", outcome="success", detail={"intent": intent.seq})
+    seed(1, action="task.delete", queue="payments", outcome="intent")  # no outcome yet: its own row
+    html = auditor_client.get("/audit/").content.decode()
+    row = r'<tr data-seq="\d+" data-action="(task[\w.]+)" data-outcome="(\w+)"(?: data-intent-seq="(\d+)")?'
+    rows = re.findall(row, html)
+    assert rows == [("task.delete", "intent", ""), ("task.retry", "success", str(intent.seq))]
+    assert "Intent #%d" % intent.seq in html and "INC-7" in html
+
+
+def test_the_action_filter_offers_the_names_in_the_log(auditor_client):
+    seed(1, action="vault.redrive")
+    seed(2, action="zz.custom_action")
+    html = auditor_client.get("/audit/").content.decode()
+    offered = re.findall(r'<option value="([\w.]+)">', html.split('id="known-actions"')[1].split("</datalist>")[0])
+    assert {"vault.redrive", "zz.custom_action", "login"} <= set(offered) and offered == sorted(offered)

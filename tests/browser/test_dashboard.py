@@ -19,7 +19,7 @@ def test_overview_shows_queues_and_refreshes_live(signed_in, golden, fast_poll, 
     row = page.locator('tr[data-queue="payments"]')
     expect(row).to_be_visible()
     expect(row.locator("td.dlq")).to_have_text("5")
-    # A new dead task appears without a reload: the htmx poll swaps the table in place.
+    # A new dead task appears without a reload: the live refresh updates the count in place.
     golden.zadd(b"asynq:{payments}:archived", {b"79c74fa0-387e-5d04-83e0-aef15939c31e-copy": 1})
     golden.hset(b"asynq:{payments}:t:79c74fa0-387e-5d04-83e0-aef15939c31e-copy",
                 mapping={b"msg": golden.hget(b"asynq:{payments}:t:79c74fa0-387e-5d04-83e0-aef15939c31e", b"msg"),

@@ -97,3 +97,29 @@ def test_alert_pages_show_only_visible_queues(client, roles, golden, clock):
     assert chart.status_code == 200 and "<polyline" in chart.content.decode()
     assert client.get("/alerts/queues/emails/chart/").status_code == 404
     assert client.get("/alerts/history/").status_code == 200
+
+
+def test_preview_shows_growth_and_age_alerts_as_the_alerts_page_would(pa_client, golden):
+    from dlqadmin.alerts import checks
+    from dlqadmin.core import clock
+
+    checks._oldest_score_cache.clear()  # a process-wide cache of oldest scores
+    golden.zadd(b"asynq:{payments}:archived", {b"an-old-one": clock.now().timestamp() - 3.5 * 86400})
+    QueueSample.objects.create(queue="payments", queue_key=key("payments"), at=clock.now() - timedelta(minutes=10),
+                               pending=0, active=0, scheduled=0, retry=0, archived=1, completed=0, latency_seconds=0)
+    body = pa_client.get("/policies/preview/", {"name": "pay", "pattern": "payments", "enabled": "on",
+                                                 "dlq_warning": "100", "dlq_critical": "200", "growth_threshold": "2",
+                                                 "growth_window_minutes": "15", "archive_age_warning_days": "1",
+                                                 "check_interval_seconds": "60", "repeat_interval_minutes": "60"}
+                       ).content.decode()
+    row = body[body.index('data-queue="payments"'):].split("</tr>")[0]
+    assert "warning: DLQ growth 5 ≥ 2" in row  # 6 dead now, 1 ten minutes ago
+    assert "warning: Dead tasks near asynq&#x27;s 90-day limit 3.5 days ≥ 1 days" in row
+
+
+def test_policy_form_is_in_sections_with_a_way_to_create_a_channel(pa_client, golden):
+    page = pa_client.get("/policies/new/").content.decode()
+    legends = [p.split("</legend>")[0] for p in page.split("<legend>")[1:]]
+    assert legends == ["Which queues", "When to alert", "How to notify", "Dead-task vault", "This change"]
+    assert 'href="/policies/channels/#new-channel">Create a channel</a>' in page
+    assert 'id="new-channel"' in pa_client.get("/policies/channels/").content.decode()

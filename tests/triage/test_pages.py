@@ -131,4 +131,4 @@ def test_redis_unreachable_is_a_clear_503(staff_client, redis_down):
 
 def test_overview_says_when_it_read_the_queues_on_the_app_clock(staff_client, golden):
     # The golden clock stands at 2026-11-22T17:11:39.646Z.
-    assert "Updated 17:11:39 UTC" in staff_client.get(reverse("triage:overview")).content.decode()
+    assert 'Updated <span data-live="updated">17:11:39</span> UTC' in staff_client.get(reverse("triage:overview")).content.decode()

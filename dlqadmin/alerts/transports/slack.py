@@ -3,6 +3,7 @@
 from slack_sdk.webhook import WebhookClient
 
 from ..notifications import summary
+from ..rules import shown
 from .base import Transport, TransportError, classify_http, plain
 
 EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "resolved": ":large_green_circle:",
@@ -22,13 +23,13 @@ def blocks(p):
     if p["kind"] == "test":
         out.append({"type": "section", "text": {"type": "mrkdwn", "text": "This channel works: dlqadmin can reach it."}})
         return out
-    th = "–" if p["threshold"] is None else f"{p['threshold']:g}"
+    # The header names severity, rule and queue; each field below says something else once.
     fields = [
         f"*Queue*\n{escape(p['queue'])}",
-        f"*Severity*\n{p['severity']}",
-        f"*{escape(p['rule_label'])}*\n{p['value']:g} (threshold {th})",
-        f"*DLQ size*\n{p['dlq_size']} (warning {p['dlq_warning']}, critical {p['dlq_critical']})",
+        f"*{escape(p['rule_label'])}*\n{shown(p['rule'], p['value'])} (threshold {shown(p['rule'], p['threshold'])})",
     ]
+    if p["rule"] != "dlq_size":  # for that rule the line above is the DLQ size
+        fields.append(f"*DLQ size*\n{p['dlq_size']} (warning {p['dlq_warning']}, critical {p['dlq_critical']})")
     if p.get("growth") is not None:
         fields.append(f"*Growth*\n+{p['growth']} in {p['growth_window_minutes']} min")
     fields.append(f"*Policy*\n{escape(p['policy'])}")

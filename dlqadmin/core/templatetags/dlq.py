@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from django import template
 
-from dlqadmin.core import names
+from dlqadmin.core import humanize, names
 from dlqadmin.core.links import row_path
 
 register = template.Library()
@@ -26,22 +26,7 @@ def form_value(value):
 @register.filter
 def duration(value):
     """Seconds (or a timedelta) as a short human string: 0s, 42s, 3m 5s, 2h 10m, 4d 3h."""
-    if value is None or value == "":
-        return ""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds < 1:
-        return "0s" if seconds <= 0 else f"{seconds:.2f}s"
-    seconds = int(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m {secs}s"
-    return f"{secs}s"
+    return humanize.duration(value)
 
 
 @register.filter
@@ -75,6 +60,12 @@ def urlencode_dict(value):
     from urllib.parse import urlencode
 
     return urlencode(value or {})
+
+
+@register.filter
+def get_item(mapping, key):
+    """mapping[key], or None: per-row data kept in a dict keyed by queue name."""
+    return mapping.get(key) if hasattr(mapping, "get") else None
 
 
 def relative(value, now):

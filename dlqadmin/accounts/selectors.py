@@ -1,0 +1,23 @@
+"""Reads of per-user settings."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from .models import Preferences
+
+
+@dataclass(frozen=True)
+class Ui:
+    theme: str  # auto | light | dark
+    refresh_seconds: int  # 0: live refresh off
+
+
+def preferences(user):
+    """The user's display choices; the defaults (system theme, DLQADMIN_POLL_SECONDS) until
+    they choose."""
+    default = Ui("auto", settings.DLQADMIN_POLL_SECONDS)
+    if not getattr(user, "is_authenticated", False):
+        return default
+    row = Preferences.objects.filter(user=user).values_list("theme", "refresh_seconds").first()
+    return Ui(*row) if row else default
