@@ -13,10 +13,15 @@ class Ui:
     refresh_seconds: int  # 0: live refresh off
 
 
+def default_ui():
+    """What a user sees until they choose: the system theme, DLQADMIN_POLL_SECONDS."""
+    return Ui("auto", settings.DLQADMIN_POLL_SECONDS)
+
+
 def preferences(user):
     """The user's display choices; the defaults (system theme, DLQADMIN_POLL_SECONDS) until
     they choose."""
-    default = Ui("auto", settings.DLQADMIN_POLL_SECONDS)
+    default = default_ui()
     if not getattr(user, "is_authenticated", False):
         return default
     row = Preferences.objects.filter(user=user).values_list("theme", "refresh_seconds").first()

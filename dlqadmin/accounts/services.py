@@ -13,6 +13,7 @@ from dlqadmin.audit import actions as audit_actions
 from dlqadmin.core import clock
 
 from .models import BreakGlass, OidcIdentity
+from .selectors import default_ui
 
 # Audit action names (the audit log takes any name).
 SSO_USER_CREATE = "account.sso_create"
@@ -120,8 +121,7 @@ def set_preferences(request, **changes):
     user = request.user
     with transaction.atomic():
         prefs, _ = Preferences.objects.select_for_update().get_or_create(
-            user=user, defaults={"refresh_seconds": settings.DLQADMIN_POLL_SECONDS
-                                 if settings.DLQADMIN_POLL_SECONDS in dict(Preferences.REFRESH) else 5})
+            user=user, defaults={"refresh_seconds": default_ui().refresh_seconds})
         before = {k: getattr(prefs, k) for k in changes}
         for key, value in changes.items():
             setattr(prefs, key, value)

@@ -60,6 +60,24 @@ def _deny(request, token, status, code, detail, why):
     return response
 
 
+def _scope_refusal(request, token, needed):
+    """None if `token`'s scope covers `needed`, else the audited 403."""
+    if scope_covers(token.scope, needed):
+        return None
+    response = _deny(request, token, 403, "insufficient_scope",
+                     f"This request needs a token with the {needed} scope; this one has {token.scope}.",
+                     f"scope {token.scope} < {needed}")
+    response["WWW-Authenticate"] = f'Bearer realm="dlqadmin", error="insufficient_scope", scope="{needed}"'
+    return response
+
+
+def admin_scope_refusal(request):
+    """For a view whose need depends on what the request asks (the vault's bulk purge):
+    None for a session or an admin-scope token, else the audited 403."""
+    token = getattr(request, "api_token", None)
+    return None if token is None else _scope_refusal(request, token, ADMIN)
+
+
 def _needed_scope(request, admin_methods):
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return READ
@@ -67,15 +85,25 @@ def _needed_scope(request, admin_methods):
 
 
 def _token_user(request, admin_methods):
-    """(user, used a token). A token that may not be used here raises _Refusal."""
+    """(user, the token) or (None, None) without one. A token that may not be used here
+    raises _Refusal."""
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        return None, False
+        return None, None
     token = (ApiToken.objects.select_related("user").annotate(user_perms=permissions_of("user_id"))
              .filter(key_hash=hash_token(raw.strip())).first())
     if token is None:
         raise _Refusal(error(401, "invalid_token", "The bearer token is unknown or revoked."))
+    # Counted before anything is refused: each refusal below writes an audit row, and a dead
+    # or narrow token must not be able to write them (and take the chain's lock) unbounded.
+    verdict = ratelimit.hit(token)
+    if not verdict.allowed:
+        response = error(429, "rate_limited", f"At most {verdict.limit} requests per "
+                                              f"{settings.DLQADMIN_API_RATE_WINDOW} s per token; retry in "
+                                              f"{verdict.retry_after} s.")
+        response["Retry-After"] = str(verdict.retry_after)
+        raise _Refusal(response)
     if token.revoked_at is not None:
         raise _Refusal(_deny(request, token, 401, "invalid_token", "The bearer token is unknown or revoked.",
                              "revoked"))
@@ -85,27 +113,16 @@ def _token_user(request, admin_methods):
     if token.expired:
         raise _Refusal(_deny(request, token, 401, "token_expired",
                              f"The bearer token expired at {token.expires_at.isoformat()}.", "expired"))
-    needed = _needed_scope(request, admin_methods)
-    if not scope_covers(token.scope, needed):
-        response = _deny(request, token, 403, "insufficient_scope",
-                         f"This request needs a token with the {needed} scope; this one has {token.scope}.",
-                         f"scope {token.scope} < {needed}")
-        response["WWW-Authenticate"] = f'Bearer realm="dlqadmin", error="insufficient_scope", scope="{needed}"'
-        raise _Refusal(response)
-    verdict = ratelimit.hit(token)
-    if not verdict.allowed:
-        response = error(429, "rate_limited", f"At most {verdict.limit} requests per "
-                                              f"{settings.DLQADMIN_API_RATE_WINDOW} s per token; retry in "
-                                              f"{verdict.retry_after} s.")
-        response["Retry-After"] = str(verdict.retry_after)
-        raise _Refusal(response)
+    refusal = _scope_refusal(request, token, _needed_scope(request, admin_methods))
+    if refusal is not None:
+        raise _Refusal(refusal)
     remember_permissions(token.user, token.user_perms)  # no permission query of its own
     now = clock.now()
     address = client_ip(request)[:64]
     if (token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY
             or token.last_used_ip != address):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=address)
-    return token.user, True
+    return token.user, token
 
 
 def _csrf_failure(request):
@@ -131,7 +148,7 @@ def api_view(methods=("GET",), admin_methods=()):
                 response["Allow"] = ", ".join(methods)
                 return response
             try:
-                user, used_token = _token_user(request, admin_methods)
+                user, token = _token_user(request, admin_methods)
             except _Refusal as refusal:
                 return refusal.response
             if user is None:
@@ -149,6 +166,7 @@ def api_view(methods=("GET",), admin_methods=()):
                                  "Your role requires a second factor: enrol an authenticator app in the "
                                  "browser (/account/mfa/setup/) before using API tokens.")
                 request.user = user
+                request.api_token = token
             try:
                 return view(request, *args, **kwargs)
             except Http404:

@@ -30,11 +30,6 @@ def scope_covers(scope, needed):
     return scope in SCOPES and SCOPES.index(scope) >= SCOPES.index(needed)
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def active(self):
-        return self.filter(revoked_at__isnull=True, user__is_active=True, expires_at__gt=clock.now())
-
-
 class ApiToken(models.Model):
     """A bearer token for the API. Only its hash is stored; revocable, never shown twice."""
 
@@ -50,7 +45,6 @@ class ApiToken(models.Model):
     last_used_ip = models.CharField(max_length=64, blank=True, default="")
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -175,7 +175,10 @@ def _as_utc(value, name: str) -> _dt.datetime | None:
         raise ValueError(f"{name} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time
+        raise ValueError(f"{name} is out of range") from None
 
 
 def _check_count(value, name: str) -> None:

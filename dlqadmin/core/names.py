@@ -67,6 +67,11 @@ def form_value(name: str) -> str:
     return _FORM_PREFIX + base64.b64encode(raw(name)).decode()
 
 
+def is_form_encoded(value: str) -> bool:
+    """Whether `value` is an odd name as forms carry it (~b64:<bytes>)."""
+    return value.startswith(_FORM_PREFIX)
+
+
 def from_form_value(value: str) -> str:
     if value.startswith(_FORM_PREFIX):
         try:

@@ -36,7 +36,7 @@ from dlqadmin.asynq.operations import (
     RUN_STATES,
 )
 from dlqadmin.audit import record
-from dlqadmin.triage.search import count_visible, masked_query
+from dlqadmin.triage.search import count_visible, masked_query, task_filter
 from dlqadmin.core.asynq_client import client, inspector, operations
 
 from .models import Operation, OperationItem
@@ -293,19 +293,28 @@ def read_for_edit(queue_name, task_id):
         return raw, None
 
 
-def _is_json(raw: bytes) -> bool:
+def _json_value(raw: bytes):
+    """(True, value) when `raw` is JSON the parser can take, else (False, None). Nesting
+    deeper than Python's recursion limit is hostile data, not JSON we can edit."""
     try:
-        json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return True
+        return True, json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False, None
+
+
+def _is_json(raw: bytes) -> bool:
+    return _json_value(raw)[0]
 
 
 def editable_payload(raw: bytes) -> str:
     """The payload as the editor opens it: JSON pretty-printed (the saved bytes are
     then the edited text), anything else as text."""
-    if _is_json(raw):
-        return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+    ok, value = _json_value(raw)
+    if ok:
+        try:
+            return json.dumps(value, indent=2, ensure_ascii=False)
+        except RecursionError:
+            pass
     return raw.decode("utf-8", "replace")
 
 
@@ -498,7 +507,7 @@ def parse_filter(query):
     if not isinstance(query, dict):
         raise Refused("filter must be an object of search parameters.")
     try:
-        return TaskFilter.from_query({str(k): str(v) for k, v in query.items() if v is not None})
+        return task_filter({str(k): str(v) for k, v in query.items() if v is not None})
     except ValueError as exc:
         raise Refused(f"Invalid filter: {exc}") from None
 

@@ -53,7 +53,7 @@ class Sensitive:
             return self.text
         try:
             return json.dumps(json.loads(self.text), indent=2, ensure_ascii=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return self.text
 
     @property

@@ -101,17 +101,31 @@ def wants_search(query) -> bool:
     return bool(names)
 
 
+def task_filter(query) -> TaskFilter:
+    """TaskFilter.from_query (ValueError if invalid), with task ids as pages and clients
+    carry them: an id is any bytes, an odd one travels as ~b64:<bytes> (core/names.py),
+    in `id` or as a `q` without "=" (a search box given an id). The one way every search,
+    page and bulk filter reads its parameters, so they select the same tasks."""
+    task_id, q = query.get("id"), query.get("q")
+    if not task_id and not (q and names.is_form_encoded(q.strip())):
+        return TaskFilter.from_query(query)
+    query = query.copy()
+    if q and names.is_form_encoded(q.strip()):
+        if task_id and task_id != q.strip():
+            raise ValueError("q names another task id than id")
+        task_id = q.strip()
+        del query["q"]
+    query["id"] = names.from_form_value(task_id)
+    return TaskFilter.from_query(query)
+
+
 def parse_query(query, *, default_state=DEFAULT_STATE) -> SearchQuery:
     """state + TaskFilter from URL parameters; BadParameter with a message for the user."""
     state = query.get("state") or default_state
     if state not in TASK_STATES:
         raise BadParameter(f"state must be one of {', '.join(TASK_STATES)}; got {state!r}")
-    if query.get("id"):
-        # An id is any bytes: pages carry an odd one as ~b64:<bytes> (core/names.py).
-        query = query.copy()
-        query["id"] = names.from_form_value(query.get("id"))
     try:
-        f = TaskFilter.from_query(query)
+        f = task_filter(query)
     except ValueError as exc:
         raise BadParameter(str(exc)) from None
     if state == "aggregating" and not f.group:

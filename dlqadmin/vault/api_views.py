@@ -8,7 +8,7 @@ from django.urls import reverse
 from dlqadmin.api import bodies
 
 from dlqadmin.access.checks import queue_view
-from dlqadmin.api.auth import api_view, error
+from dlqadmin.api.auth import admin_scope_refusal, api_view, error
 from dlqadmin.api.serializers import rfc3339, task_info
 from dlqadmin.asynq import RedisUnavailable
 from dlqadmin.operations.api_views import operation_json
@@ -155,6 +155,10 @@ def bulk(request, queue):
     flt = body.get("filter") or {}
     if not isinstance(flt, dict):
         return error(400, "bad_parameter", "filter must be an object of search parameters.")
+    if body.get("action") == "purge":  # only admins purge: an operate token of an admin may not
+        refusal = admin_scope_refusal(request)
+        if refusal is not None:
+            return refusal
     try:
         f = selectors.VaultFilter.from_query({str(k): (None if v is None else str(v)) for k, v in flt.items()})
         op = services.start_bulk(request, queue, body.get("action"), f, reason=body.get("reason") or "")

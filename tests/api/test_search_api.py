@@ -104,6 +104,12 @@ def test_id_filter_any_bytes_and_the_state_it_is_in(as_user, asynq_redis, roles)
     for params in ({"state": "archived"}, {"state": "retry", "type": "other"}, {"state": "retry", "id": "id"}):
         _, body = get(url, **{"id": names.form_value(odd), **params})
         assert body["total"] == 0, params
+    # The same id given as q (a search box given an id) and in a bulk filter selects the same.
+    _, body = get(url, state="retry", q=names.form_value(odd))
+    assert body["total"] == 1 and body["tasks"][0]["url"].endswith("/tasks/id%20~00%C3%A9=1%20/")
+    from dlqadmin.operations.services import parse_filter
+
+    assert parse_filter({"q": names.form_value(odd)}).id == parse_filter({"id": names.form_value(odd)}).id == odd
     # A task we cannot decode is found by its id alone (marked unreadable), by nothing else.
     _, body = get(url, state="retry", id=names.form_value(bad))
     assert body["total"] == 1 and body["tasks"][0]["id"] == "bad\\xff"
@@ -123,6 +129,8 @@ def test_group_filter_and_aggregating(viewer):
 
 @pytest.mark.parametrize("params, message", [
     ({"since": "soon"}, "since must be"),
+    ({"until": "0001-01-01T00:00:00+01:00"}, "until is out of range"),
+    ({"since": "9999-12-31T23:00-05:00"}, "since is out of range"),
     ({"q": "=nothing"}, "field=value"),
     ({"q": "one", "id": "other"}, "another task id"),
     ({"retried_min": "5", "retried_max": "1"}, "retried_min must not be greater"),

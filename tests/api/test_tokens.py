@@ -167,3 +167,33 @@ def test_tokens_made_before_scopes_keep_working_as_operate_for_90_days(clock):
         assert token.scope == "operate" and token.expires_at == clock.now() + dt.timedelta(days=90)
     finally:
         migrate(latest)
+
+
+def test_a_dead_or_narrow_token_is_limited_before_its_refusals_are_audited(golden, cast, clock, settings):
+    # Each refusal of a known token writes an audit row (and takes the chain's lock): the
+    # rate limit must bound them too.
+    settings.DLQADMIN_API_RATE_LIMIT = 2
+    settings.DLQADMIN_API_RATE_WINDOW = 60
+    clock.set(dt.datetime(2031, 5, 14, 9, 30, 0, tzinfo=dt.UTC))
+    token, raw = ApiToken.issue(cast["viewer"])
+    token.revoke()
+    _, read = ApiToken.issue(cast["operator"], scope="read")
+    run = f"/api/v1/queues/{Q}/tasks/{ARCHIVED}/run"
+    assert [api(raw, "GET", "/api/v1/queues").status_code for _ in range(4)] == [401, 401, 429, 429]
+    assert [api(read, "POST", run, '{"state": "archived"}').status_code for _ in range(4)] == [403, 403, 429, 429]
+    assert [e.detail["why"] for e in denials()] == ["revoked", "revoked", "scope read < operate",
+                                                    "scope read < operate"]
+
+
+def test_purging_the_vault_needs_the_admin_scope_too(golden, cast):
+    # The vault's bulk endpoint runs (operate) or purges (admin only) by what the body asks.
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=cast["admin"], name="phone", confirmed=True)  # required for admins
+    operate = ApiToken.issue(cast["admin"], scope="operate")[1]
+    purge = '{"action": "purge", "filter": {"status": "trimmed"}}'
+    r = api(operate, "POST", f"/api/v1/queues/{Q}/vault/bulk", purge)
+    assert r.status_code == 403 and r.json()["error"] == "insufficient_scope"
+    assert [e.detail["why"] for e in denials()] == ["scope operate < admin"]
+    admin = ApiToken.issue(cast["admin"], scope="admin")[1]
+    assert api(admin, "POST", f"/api/v1/queues/{Q}/vault/bulk", purge).status_code == 202

@@ -128,8 +128,12 @@ def test_picker_values_and_relative_times():
     assert picker_value("2026-01-31", "until") == "2026-02-01T00:00:00"  # a date until includes its day
     assert picker_value("2026-01-31T10:00:00+02:00") == "2026-01-31T08:00:00"
     assert picker_value("9999-12-31", "until") == picker_value("junk") == ""
+    assert picker_value("0001-01-01T00:00:00+01:00") == picker_value("9999-12-31T23:00-05:00") == ""
     at = dt.datetime(2031, 5, 14, 9, 30, tzinfo=dt.UTC)
     assert relative(at - dt.timedelta(seconds=20), at) == "just now"
+    for seconds in (45, 50, 59.9):  # every span under a minute, none left without a unit
+        assert relative(at - dt.timedelta(seconds=seconds), at) == "just now"
+    assert relative(at - dt.timedelta(seconds=60), at) == "1 min ago"
     assert relative(at - dt.timedelta(hours=3, minutes=5), at) == "3 h ago"
     assert relative(at + dt.timedelta(minutes=5), at) == "in 5 min"
     assert relative(at - dt.timedelta(days=40), at) == "1 mo ago"

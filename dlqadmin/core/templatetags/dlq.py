@@ -72,13 +72,11 @@ def relative(value, now):
     """'3 h ago' / 'in 5 min' / 'just now' for `value` seen from `now` (both aware)."""
     seconds = (value - now).total_seconds()
     span = abs(seconds)
-    if span < 45:
+    if span < 60:
         return "just now"
-    for size, unit in ((86400 * 365, "y"), (86400 * 30, "mo"), (86400, "d"), (3600, "h"), (60, "min")):
-        if span >= size:
-            amount = int(span // size)
-            break
-    text = f"{amount} {unit}"
+    size, unit = next((size, unit) for size, unit in ((86400 * 365, "y"), (86400 * 30, "mo"), (86400, "d"),
+                                                       (3600, "h"), (60, "min")) if span >= size)
+    text = f"{int(span // size)} {unit}"
     return f"{text} ago" if seconds < 0 else f"in {text}"
 
 
@@ -137,7 +135,10 @@ def picker_value(value, end=""):
     if moment.tzinfo is not None:
         from datetime import UTC
 
-        moment = moment.astimezone(UTC)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC time
+            return ""
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
