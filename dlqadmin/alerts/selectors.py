@@ -6,7 +6,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Case, IntegerField, When
 
-from dlqadmin.asynq import DamagedData, QueueNotFound
 from dlqadmin.core import charts, clock
 
 from dlqadmin.core import names as qnames
@@ -168,13 +167,10 @@ def sparklines(queue_names, hours=24):
 def daily_history(queue_names, days=7):
     """asynq's daily processed / failed counters summed over `queue_names` (oldest day first);
     a damaged or vanished queue is left out (and named), never the chart."""
-    per_day, skipped = {}, []
-    for name in queue_names:
-        try:
-            stats = inspector().history(name, days)
-        except (QueueNotFound, DamagedData):
-            skipped.append(name)
-            continue
+    per_day = {}
+    found = inspector().histories(queue_names, days)
+    skipped = [name for name in queue_names if name not in found]
+    for stats in found.values():
         for d in stats:
             p, f = per_day.get(d.date, (0, 0))
             per_day[d.date] = (p + d.processed, f + d.failed)

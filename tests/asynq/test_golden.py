@@ -227,6 +227,16 @@ def test_history(at_generation, queue):
         assert day.date == dt.date.fromisoformat(w["date"])
 
 
+def test_histories_of_many_queues_in_one_round_trip(at_generation):
+    got = at_generation.histories([*QUEUES, "no-such-queue"], 7)
+    assert sorted(got) == sorted(QUEUES)  # a queue asynq does not know is left out
+    for queue in QUEUES:
+        assert got[queue] == at_generation.history(queue, 7)
+        assert [(d.processed, d.failed) for d in got[queue]] == [
+            (w["processed"], w["failed"]) for w in GOLDEN["history"][queue]]
+    assert at_generation.histories([], 7) == {}
+
+
 def test_history_real_clock(golden_db):
     # Needs the real clock: proves an Inspector without `now` reads the system's.
     # The day may turn between two readings (the suite also runs just before midnight).
