@@ -183,10 +183,14 @@ def daily_history(queue_names, days=7):
 
     start = datetime.combine(dates[0], time(0), tzinfo=UTC)
     end = datetime.combine(dates[-1], time(0), tzinfo=UTC) + timedelta(days=1)
-    drawn = charts.time_chart([("processed", "processed", [(at(d), per_day[d][0]) for d in dates]),
-                               ("failed", "failed", [(at(d), per_day[d][1]) for d in dates])],
-                              start=start, end=end)
+    # Two charts, each on its own scale: failures are often a hundredth of the processed
+    # count, and on one scale their line lies flat on the axis.
+    drawn = charts.time_chart([("processed", "processed", [(at(d), per_day[d][0]) for d in dates])],
+                              start=start, end=end, width=480)
+    drawn_failed = charts.time_chart([("failed", "failed", [(at(d), per_day[d][1]) for d in dates])],
+                                     start=start, end=end, width=480)
     processed, failed = sum(p for p, _ in per_day.values()), sum(f for _, f in per_day.values())
-    return {"chart": drawn, "days": days, "skipped": skipped, "processed": processed, "failed": failed,
-            "label": f"Tasks processed and failed per day over the last {days} days: "
-                     f"{processed} processed, {failed} failed"}
+    return {"chart": drawn, "failed_chart": drawn_failed, "days": days, "skipped": skipped,
+            "processed": processed, "failed": failed,
+            "label": f"Tasks processed per day over the last {days} days: {processed} in all",
+            "failed_label": f"Tasks failed per day over the last {days} days: {failed} in all"}
