@@ -155,11 +155,12 @@ _OP_CANCEL = _Script("op_cancel")
 _SCRIPTS = (_OP_TASKS, _OP_UPDATE_PAYLOAD, _OP_QUEUE, _OP_CANCEL)
 
 # Tasks per script call, measured with bench/bench_redrive.py (100,000
-# archived tasks; see bench/README.md): 250 keeps one call at ~1.4 ms median,
-# ~3.5 ms max (500: 3.3 ms median with calls over 5 ms even on a quiet host),
-# while 400 round trips keep a 100,000-task redrive under 1 s (100: 1.1 s).
+# archived tasks, quiet host; see bench/README.md). Since each task's msg is
+# checked before it moves, 250 took 2.9 ms median, 6.5 ms p99 and calls over
+# 5 ms; 150 takes 1.7-1.9 ms median, 3-4.3 ms p99, and a 100,000-task redrive
+# 1.4-1.6 s in 667 round trips (100: 1.1 ms median, 1,000 round trips).
 # - "all" chunks (the script takes the next ids from the state's key itself):
-DEFAULT_CHUNK = 250
+DEFAULT_CHUNK = 150
 # - chunks of given ids (selected tasks, a search result, or a redrive with
 #   reset_retried, which rewrites each msg): each id is looked up where its
 #   hash says it is, which costs more per task.
