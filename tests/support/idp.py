@@ -155,6 +155,7 @@ class IdpUser:
     def __init__(self, idp, callback_prefix):
         self.idp = idp
         self.callback_prefix = callback_prefix
+        # Reads this process's own clock on purpose: only the offset to the provider's counts.
         self.http = _ProviderClockSession(idp.now() - time.time())
 
     def authorize(self, url, login, password=None):
