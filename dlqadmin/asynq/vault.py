@@ -32,11 +32,11 @@ _SCRIPTS = (_SCAN, _STATUS, _ENQUEUE, _ORPHANS)
 # Keys per SCAN step of the orphan scan (SCAN's COUNT: a hint, bounded work per call).
 ORPHAN_SCAN_COUNT = 500
 
-# Tasks per scan call and the msg bytes one call may return: 100 tasks of ~0.5 KB
-# keep a call near 1 ms of Redis time even on a busy host (500 took 8-13 ms there;
-# bench/bench_vault.py); a huge msg comes alone.
-SCAN_COUNT = 100
-SCAN_BUDGET = 64 * 1024
+# Tasks per scan call and the msg bytes one call may return: 50 tasks of ~0.5 KB keep a
+# call well under 5 ms of Redis time (500 took 8-13 ms on a busy host, 100 once 5.4 ms on
+# a quiet one; bench/bench_vault.py); a huge msg comes alone.
+SCAN_COUNT = 50
+SCAN_BUDGET = 32 * 1024
 MAX_BATCH = 500
 
 
