@@ -133,7 +133,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Sign-in, sessions, second factor ---
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "dlqadmin.accounts.session_store"  # Django's db store, one compiled read
 # One cache for every web and scheduler process (nothing correct lives in process
 # memory): a table in Postgres, made by a migration (dlqadmin.operations 0003).
 CACHES = {

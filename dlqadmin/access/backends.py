@@ -17,6 +17,14 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef, Q, Value
 from django.db.models.functions import Concat
 
+from dlqadmin.core.prepared import Prepared
+
+# A session's user with their permissions, compiled once per process (the sample is an id
+# no user has).
+_USER = Prepared(lambda pk: (get_user_model()._default_manager.annotate(role_perms=permissions_of("pk"))
+                             .filter(pk=pk).order_by()[:1]),
+                 -1_897_345_215)
+
 
 class RoleBackend(ModelBackend):
     def get_all_permissions(self, user_obj, obj=None):
@@ -32,8 +40,10 @@ class RoleBackend(ModelBackend):
 
     def get_user(self, user_id):
         """The session's user, with their permissions read in the same query."""
-        user = (get_user_model()._default_manager.annotate(role_perms=permissions_of("pk"))
-                .filter(pk=user_id).first())
+        try:
+            user = _USER.first(int(user_id))
+        except (TypeError, ValueError):
+            return None
         if user is None or not self.user_can_authenticate(user):
             return None
         remember_permissions(user, user.role_perms)

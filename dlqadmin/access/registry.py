@@ -2,7 +2,12 @@
 
 from dlqadmin.core import names as qnames
 
+from dlqadmin.core.prepared import Prepared
+
 from .models import Queue
+
+# The registry row of one queue key, compiled once per process (asked on every queue page).
+_BY_KEY = Prepared(lambda key: Queue.objects.filter(key=key).order_by()[:1], "prepared:queue-key")
 
 
 def sync(names):
@@ -25,7 +30,7 @@ def ensure(name):
 
 def find(name):
     """The registry row of `name`, or None."""
-    return Queue.objects.filter(key=qnames.key(name)).first()
+    return _BY_KEY.first(qnames.key(name))
 
 
 def name_for_key(key):

@@ -15,6 +15,7 @@ from guardian.shortcuts import assign_perm, get_perms, remove_perm
 from dlqadmin import audit
 from dlqadmin.audit import actions as audit_actions
 from dlqadmin.core import names as qnames
+from dlqadmin.core.prepared import Prepared
 
 from . import registry
 from .models import MANUAL, SSO, GroupRoleRule, Queue, QueueGrant, SessionEpoch
@@ -137,8 +138,13 @@ def end_sessions(user, actor=None, request=None):
     _audit(audit_actions.END_SESSIONS, user, actor, request)
 
 
+# Asked on every signed-in request (sessions an admin ended): compiled once per process.
+_EPOCH = Prepared(lambda user_id: SessionEpoch.objects.filter(user_id=user_id).order_by("id")
+                  .values_list("epoch", flat=True)[:1], -1_897_345_216)
+
+
 def current_epoch(user):
-    return SessionEpoch.objects.filter(user=user).values_list("epoch", flat=True).first() or 0
+    return _EPOCH.first(user.pk) or 0
 
 
 @transaction.atomic

@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from dlqadmin.access.models import QueueGrant
 from dlqadmin.access.roles import MFA_ROLES, sso_group_name
+from dlqadmin.core.prepared import Prepared
 
 # The groups through which a role is held on every queue / globally: by hand or from SSO.
 _MFA_GROUPS = sorted({name for role in MFA_ROLES for name in (role, sso_group_name(role))})
@@ -28,8 +29,13 @@ def required_for(user):
     return get_user_model().objects.filter(pk=user.pk).filter(Exists(by_group) | Exists(by_grant)).exists()
 
 
+# Asked on every API request and unverified session: compiled once per process.
+_CONFIRMED = Prepared(lambda user_id: TOTPDevice.objects.filter(user_id=user_id, confirmed=True)
+                      .order_by("pk")[:1], -1_897_345_217)
+
+
 def confirmed_device(user):
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return _CONFIRMED.first(user.pk)
 
 
 # The key being enrolled lives in the session until a code confirms it: showing the

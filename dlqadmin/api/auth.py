@@ -15,12 +15,19 @@ from dlqadmin.audit import record
 from dlqadmin.access.backends import permissions_of, remember_permissions
 from dlqadmin.core import clock
 from dlqadmin.core.client_ip import client_ip
+from dlqadmin.core.prepared import Prepared
 
 from . import ratelimit
 from .models import ADMIN, OPERATE, READ, ApiToken, hash_token, scope_covers
 
 # last_used_at is informative; writing it on every call would cost a write per read.
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+# The token, its user and the user's permissions in one query, compiled once per process.
+_TOKEN = Prepared(lambda key_hash: (ApiToken.objects.select_related("user")
+                                    .annotate(user_perms=permissions_of("user_id"))
+                                    .filter(key_hash=key_hash).order_by()[:1]),
+                  "prepared:key_hash")
 
 
 def error(status, code, detail):
@@ -91,8 +98,7 @@ def _token_user(request, admin_methods):
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         return None, None
-    token = (ApiToken.objects.select_related("user").annotate(user_perms=permissions_of("user_id"))
-             .filter(key_hash=hash_token(raw.strip())).first())
+    token = _TOKEN.first(hash_token(raw.strip()))
     if token is None:
         raise _Refusal(error(401, "invalid_token", "The bearer token is unknown or revoked."))
     # Counted before anything is refused: each refusal below writes an audit row, and a dead

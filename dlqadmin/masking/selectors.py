@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from dlqadmin.core.prepared import Prepared
+
 from .engine import Masker, Rule, RuleError
 from .models import MaskingRule, scope_covers
 
@@ -22,8 +24,12 @@ def all_rules():
     return list(MaskingRule.objects.all())
 
 
+# Read on every page that shows a payload: compiled once per process, run each time.
+_ENABLED = Prepared(lambda: MaskingRule.objects.filter(enabled=True).order_by("id"))
+
+
 def _enabled_rules():
-    return MaskingRule.objects.filter(enabled=True).order_by("id")
+    return _ENABLED.all()
 
 
 def _to_rules(rows, queue: str, task_type: str) -> tuple[Rule, ...]:

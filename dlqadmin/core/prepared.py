@@ -1,0 +1,121 @@
+"""Querysets compiled to SQL once per process, then only executed.
+
+Django compiles a queryset to SQL on every evaluation. For the lookups that every request
+makes, compiling cost more CPU than Postgres took to answer: the API token lookup (with
+its user and the user's permissions in one query) took 1.2 ms to compile and 0.1 ms to
+run (bench/README.md, `bench_http.py`). `Prepared(build, *samples)` compiles
+`build(*samples)` on first use, remembers where each sample value sits among the query's
+parameters, and from then on runs that SQL with the caller's values in those places. Rows
+become model instances the way the queryset itself makes them: `select_related` objects,
+annotations and field converters included.
+
+Only the SQL text is kept: every call still reads Postgres, so nothing is ever stale.
+The samples must be values of the looked-up field's Python type that appear nowhere else
+in the query (`Prepared` refuses to compile otherwise), and the values passed later must
+be of the same types; `tests/core/test_prepared.py` compares the answers with the
+queryset's own.
+
+This reads a compiled query's column layout (`select`, `klass_info`,
+`annotation_col_map`) as Django's own ModelIterable does: private API, so a Django
+upgrade runs those tests first.
+"""
+
+import threading
+from dataclasses import dataclass
+
+from django.db import connections
+from django.db.models.query import (FlatValuesListIterable, ModelIterable, ValuesListIterable, _get_from_db,
+                                    get_related_populators)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    kind: type
+    db: str
+    sql: str
+    params: tuple
+    positions: tuple
+    compiler: object
+    start: int
+    end: int
+    init_list: list
+    from_db: object
+    populators: list
+    annotations: tuple
+
+
+class Prepared:
+    """A query shape compiled once; `all(*values)` / `first(*values)` run it and answer
+    as the queryset would: model instances, or values_list() rows (flat or tuples)."""
+
+    def __init__(self, build, *samples):
+        self._build = build
+        self._samples = samples
+        self._plan = None
+        self._lock = threading.Lock()
+
+    def _compile(self):
+        queryset = self._build(*self._samples)
+        kind = queryset._iterable_class
+        if kind not in (ModelIterable, ValuesListIterable, FlatValuesListIterable) or \
+                queryset._prefetch_related_lookups or queryset.query.combinator:
+            raise TypeError("Prepared runs plain querysets of instances or values_list() rows")
+        compiler = queryset.query.get_compiler(using=queryset.db)
+        sql, params = compiler.as_sql()  # also lays out compiler.select / klass_info
+        positions = []
+        for sample in self._samples:
+            found = [i for i, param in enumerate(params) if type(param) is type(sample) and param == sample]
+            if len(found) != 1:
+                raise ValueError(f"sample {sample!r} must appear exactly once among the parameters")
+            positions.append(found[0])
+        if kind is not ModelIterable:
+            return _Plan(kind=kind, db=queryset.db, sql=sql, params=tuple(params), positions=tuple(positions),
+                         compiler=compiler, start=0, end=0, init_list=[], from_db=None, populators=[],
+                         annotations=())
+        klass_info, select = compiler.klass_info, compiler.select
+        fields = klass_info["select_fields"]
+        start, end = fields[0], fields[-1] + 1
+        fetch_mode = queryset._fetch_mode
+        return _Plan(
+            kind=kind, db=queryset.db, sql=sql, params=tuple(params), positions=tuple(positions), compiler=compiler,
+            start=start, end=end, init_list=[f[0].target.attname for f in select[start:end]],
+            from_db=_get_from_db(klass_info["model"], fetch_mode),
+            populators=get_related_populators(klass_info, select, queryset.db, fetch_mode),
+            annotations=tuple((compiler.annotation_col_map or {}).items()),
+        )
+
+    def plan(self):
+        plan = self._plan
+        if plan is None:
+            with self._lock:
+                plan = self._plan = self._plan or self._compile()
+        return plan
+
+    def all(self, *values):
+        if len(values) != len(self._samples):
+            raise TypeError(f"expected {len(self._samples)} values, got {len(values)}")
+        plan = self.plan()
+        params = list(plan.params)
+        for position, value in zip(plan.positions, values):
+            params[position] = value
+        with connections[plan.db].cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            rows = cursor.fetchall()
+        if plan.kind is FlatValuesListIterable:
+            return [row[0] for row in plan.compiler.results_iter([rows])]
+        if plan.kind is ValuesListIterable:
+            return list(plan.compiler.results_iter([rows], tuple_expected=True))
+        objects = []
+        for row in plan.compiler.results_iter([rows]):
+            obj = plan.from_db(plan.db, plan.init_list, row[plan.start:plan.end])
+            for populator in plan.populators:
+                populator.populate(row, obj)
+            for name, column in plan.annotations:
+                setattr(obj, name, row[column])
+            objects.append(obj)
+        return objects
+
+    def first(self, *values):
+        """The first row or None (build the queryset with `[:1]` so only one is read)."""
+        objects = self.all(*values)
+        return objects[0] if objects else None
