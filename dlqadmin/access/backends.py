@@ -69,6 +69,37 @@ def permissions_of(user_ref):
     return ArraySubquery(rows)
 
 
+def _object_permissions_query(user_id, content_type_id, object_pk):
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    own = UserObjectPermission.objects.filter(user_id=user_id, content_type_id=content_type_id,
+                                              object_pk=object_pk).values("permission_id")
+    via_groups = GroupObjectPermission.objects.filter(group__user=user_id, content_type_id=content_type_id,
+                                                      object_pk=object_pk).values("permission_id")
+    return (Permission.objects.order_by().filter(content_type_id=content_type_id)
+            .filter(Q(id__in=own) | Q(id__in=via_groups)).values_list("codename", flat=True))
+
+
+# Samples no row has: a user id and a content type in range of their integer columns.
+_OBJECT_PERMISSIONS = Prepared(_object_permissions_query, -1_897_345_219, -1_897_345_220, "prepared:object-pk")
+
+
+def object_permissions(user, obj):
+    """The codenames `user` holds on `obj` through django-guardian, their own and their
+    groups' (what guardian's ObjectPermissionChecker reads in two queries), in one
+    compiled query; kept on the user object, i.e. for this request only."""
+    if not user.is_active:
+        return frozenset()
+    from django.contrib.contenttypes.models import ContentType
+
+    held = user.__dict__.setdefault("_dlqadmin_object_perms", {})
+    key = (obj._meta.label, obj.pk)
+    if key not in held:
+        content_type = ContentType.objects.get_for_model(obj)  # cached by Django
+        held[key] = frozenset(_OBJECT_PERMISSIONS.all(user.pk, content_type.pk, str(obj.pk)))
+    return held[key]
+
+
 def remember_permissions(user, perms):
     """What RoleBackend.get_all_permissions would read, given `perms` from permissions_of()
     in the query that loaded `user` (superusers hold every permission: left to it)."""

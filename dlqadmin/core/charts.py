@@ -1,10 +1,12 @@
-"""Server-drawn SVG charts: the geometry (axes, ticks, lines) computed here, drawn by
-templates/charts/*.html. No chart library and no script: a strict CSP holds, the numbers
-are in the page for screen readers and tests, and every theme colours them through CSS.
+"""Server-drawn SVG charts: the geometry (axes, ticks, lines) computed and drawn here
+(`svg`, the `{% chart %}` tag). No chart library and no script: a strict CSP holds, the
+numbers are in the page for screen readers and tests, and every theme colours them
+through CSS.
 
 Pure functions over (datetime, number) points; no I/O, no clock."""
 
 import math
+from html import escape
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -135,6 +137,39 @@ def time_chart(series, *, start, end, thresholds=(), width=720, height=220, dots
     lines = [Line(round(y(v), 1), v, label, kind) for label, kind, v in thresholds if v]
     return Chart(width, height, left, right, top, bottom, x_ticks, y_ticks, out_series, lines,
                  empty=not values)
+
+
+def svg(c, label):
+    """The <svg> of Chart `c`, `label` saying what it shows to screen readers. Drawn here
+    rather than by a template: a 30-day pair of charts took a template ~2 ms a page (a
+    variable lookup and number formatting for each of hundreds of attributes)."""
+    def e(value):
+        return escape(str(value))
+
+    out = [f'<svg class="chart" role="img" aria-label="{e(label)}" viewBox="0 0 {c.width} {c.height}" '
+           'preserveAspectRatio="xMidYMid meet">\n  ']
+    for t in c.y_ticks:
+        out.append(f'<line x1="{c.left}" x2="{c.x_end}" y1="{t.pos}" y2="{t.pos}" class="gridline"/>\n'
+                   f'  <text x="{c.label_x}" y="{t.pos}" class="axis-label" text-anchor="end" '
+                   f'dominant-baseline="middle">{e(t.label)}</text>\n  ')
+    for t in c.x_ticks:
+        out.append(f'<line x1="{t.pos}" x2="{t.pos}" y1="{c.y_end}" y2="{int(c.y_end) + 4}" class="tick"/>\n'
+                   f'  <text x="{t.pos}" y="{c.label_y}" class="axis-label" text-anchor="middle">{e(t.label)}</text>\n  ')
+    out.append(f'<line x1="{c.left}" x2="{c.x_end}" y1="{c.y_end}" y2="{c.y_end}" class="axis"/>\n'
+               f'  <line x1="{c.left}" x2="{c.left}" y1="{c.top}" y2="{c.y_end}" class="axis"/>\n  ')
+    for line in c.lines:
+        out.append(f'<g class="threshold {e(line.kind)}"><line x1="{c.left}" x2="{c.x_end}" y1="{line.pos}" '
+                   f'y2="{line.pos}"/>\n    <text x="{c.x_end}" y="{line.pos}" dy="-4" text-anchor="end">'
+                   f'{e(line.label)}</text></g>\n  ')
+    for s in c.series:
+        out.append(f'<g class="series {e(s.kind)}"><polyline points="{e(s.points)}"/>\n    ')
+        for x, y, v, at in s.dots:
+            when = at.astimezone(UTC)
+            out.append(f'<circle cx="{x}" cy="{y}" r="3"><title>{when.year:04d}-{when.month:02d}-{when.day:02d} '
+                       f'{when.hour:02d}:{when.minute:02d} UTC: {e(v)}</title></circle>')
+        out.append("</g>\n  ")
+    out.append("\n</svg>")
+    return "".join(out)
 
 
 def _frange(start, stop, step):

@@ -20,6 +20,7 @@ from dlqadmin.asynq import keys
 _ESCAPE = {"~": "~7E", "/": "~2F", "\x00": "~00"}
 _UNESCAPE = re.compile(r"~([0-9A-Fa-f]{2})")
 _HASHED = re.compile(r"~h([0-9a-f]{64})")
+_NEEDS_ESCAPE = re.compile("[~/\x00]")
 # Longest percent-quoted queue segment we put in a URL; longer ones use the hash form.
 MAX_SEGMENT = 512
 
@@ -34,7 +35,7 @@ def _escape_char(ch: str) -> str:
 
 
 def encode_segment(value: str) -> str:
-    if value.isascii() and not any(c in value for c in "~/\x00"):
+    if value.isascii() and not _NEEDS_ESCAPE.search(value):
         out = value
     else:
         out = "".join(_escape_char(ch) for ch in value)

@@ -8,6 +8,7 @@ and per row only encodes the last segment as the `name` converter and reverse() 
 (`tests/core/test_links.py` checks it is exactly reverse()'s answer for any bytes).
 """
 
+import re
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -22,6 +23,12 @@ _to_url = NameConverter().to_url
 # Leading arguments longer than this are not kept (queue names are any bytes, of any
 # length): such rows pay a reverse() each, and the cache stays small.
 _MAX_KEPT = 1024
+# Segments quote() leaves as they are (task ids are mostly UUIDs): no need to call it.
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def _quoted(segment):
+    return segment if _UNQUOTED.fullmatch(segment) else quote(segment, safe=_SAFE)
 
 
 @lru_cache(maxsize=256)
@@ -42,7 +49,7 @@ def row_path(viewname, *args):
     if not isinstance(last, str) or not last or any(len(str(h)) > _MAX_KEPT for h in head):
         return reverse(viewname, args=args)  # the converter's own error for an empty name
     before, after = _parts(viewname, tuple(head))
-    return before + quote(_to_url(last), safe=_SAFE) + after
+    return before + _quoted(_to_url(last)) + after
 
 
 def row_url(request, viewname, *args):
@@ -64,7 +71,7 @@ def row_url(request, viewname, *args):
             parts = rows[key] = (None, None)
     if parts[0] is None:
         return absolute(request, row_path(viewname, *args))
-    return parts[0] + quote(_to_url(last), safe=_SAFE) + parts[1]
+    return parts[0] + _quoted(_to_url(last)) + parts[1]
 
 
 def absolute(request, path):

@@ -10,9 +10,10 @@ become model instances the way the queryset itself makes them: `select_related` 
 annotations and field converters included.
 
 Only the SQL text is kept: every call still reads Postgres, so nothing is ever stale.
-The samples must be values of the looked-up field's Python type that appear nowhere else
-in the query (`Prepared` refuses to compile otherwise), and the values passed later must
-be of the same types; `tests/core/test_prepared.py` compares the answers with the
+The samples must be values of the looked-up field's Python type (and in its range) that
+the query holds nowhere else; a sample may be used in several places of the query, and
+each gets the value (`Prepared` refuses to compile a sample it cannot find). The values
+passed later must be of the same types; `tests/core/test_prepared.py` compares the answers with the
 queryset's own.
 
 This reads a compiled query's column layout (`select`, `klass_info`,
@@ -64,10 +65,10 @@ class Prepared:
         sql, params = compiler.as_sql()  # also lays out compiler.select / klass_info
         positions = []
         for sample in self._samples:
-            found = [i for i, param in enumerate(params) if type(param) is type(sample) and param == sample]
-            if len(found) != 1:
-                raise ValueError(f"sample {sample!r} must appear exactly once among the parameters")
-            positions.append(found[0])
+            found = tuple(i for i, param in enumerate(params) if type(param) is type(sample) and param == sample)
+            if not found:
+                raise ValueError(f"sample {sample!r} is not among the query's parameters")
+            positions.append(found)
         if kind is not ModelIterable:
             return _Plan(kind=kind, db=queryset.db, sql=sql, params=tuple(params), positions=tuple(positions),
                          compiler=compiler, start=0, end=0, init_list=[], from_db=None, populators=[],
@@ -96,8 +97,9 @@ class Prepared:
             raise TypeError(f"expected {len(self._samples)} values, got {len(values)}")
         plan = self.plan()
         params = list(plan.params)
-        for position, value in zip(plan.positions, values):
-            params[position] = value
+        for places, value in zip(plan.positions, values):
+            for place in places:
+                params[place] = value
         with connections[plan.db].cursor() as cursor:
             cursor.execute(plan.sql, params)
             rows = cursor.fetchall()

@@ -9,6 +9,7 @@ serialisers only ever receive values that are safe to show.
 import base64
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 
 from dlqadmin.asynq import BrokenTask, TaskInfo
@@ -35,7 +36,7 @@ class Sensitive:
     labels: tuple[str, ...] = ()  # what masking hid, e.g. ("card", "email")
     raw: bytes | None = None  # only for a reveal
 
-    @property
+    @cached_property  # a row may show it more than once (text and title)
     def preview(self):
         """One line for list pages: pretty-printed JSON folded back onto a line."""
         if self.kind == "json":

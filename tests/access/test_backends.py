@@ -80,3 +80,28 @@ def test_users_loaded_with_their_permissions_need_no_query_of_their_own(roles):
     gone.is_active = False
     gone.save()
     assert RoleBackend().get_user(gone.pk) is None and RoleBackend().get_user(10**9) is None
+
+
+def test_object_permissions_as_guardian(roles):
+    """may() reads queue grants in one query; the answers are guardian's, fresh per request."""
+    from guardian.core import ObjectPermissionChecker
+
+    from dlqadmin.access import registry
+    from dlqadmin.access.backends import object_permissions
+    from dlqadmin.access.checks import may
+
+    payments, emails = registry.ensure("payments"), registry.ensure("emails")
+    users = [make_user("op", ("operator", ["payments"])), make_user("pv", ("payload_viewer", ["emails"])),
+             make_user("vw", ("viewer", ["payments", "emails"])), make_user("none"),
+             make_user("all", ("operator",))]
+    for user in users:
+        for queue in (payments, emails):
+            want = set(ObjectPermissionChecker(fresh(user)).get_perms(queue))
+            assert object_permissions(fresh(user), queue) == want, (user.username, queue.name)
+    op = fresh(users[0])
+    assert may(op, "operate_queue", payments) and not may(op, "operate_queue", emails)
+    with CaptureQueriesContext(connection) as queries:
+        may(op, "reveal_queue", payments), may(op, "view_queue", payments)
+    assert len(queries) == 0  # the first check read them for this request
+    revoke(users[0], "operator", queues=["payments"])
+    assert not may(fresh(users[0]), "operate_queue", payments)  # the next request sees it

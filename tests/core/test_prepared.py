@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.sessions.models import Session
+from django.db.models import Q
 
 from dlqadmin.access.backends import permissions_of
 from dlqadmin.access.models import Queue
@@ -79,6 +80,14 @@ def test_several_values_a_datetime_and_none(db):
     assert prepared.first("k2", datetime(2000, 1, 1, tzinfo=UTC)) is None
 
 
+def test_a_value_used_twice(db):
+    Queue.objects.bulk_create([Queue.for_name(n) for n in ("a", "b")])
+    prepared = Prepared(lambda name: Queue.objects.filter(Q(label=name) | Q(raw__isnull=False, label=name)),
+                        "prepared-sample")
+    assert [q.label for q in prepared.all("b")] == ["b"]
+    assert prepared.all("c") == []
+
+
 def test_no_values(roles):
     prepared = Prepared(lambda: Permission.objects.filter(codename__startswith="view_").order_by("id"))
     assert [p.pk for p in prepared.all()] == \
@@ -86,8 +95,8 @@ def test_no_values(roles):
 
 
 def test_refuses_what_it_cannot_run(db):
-    with pytest.raises(ValueError):  # the sample must be findable, once
-        Prepared(lambda key: Queue.objects.filter(key=key, label=key), "s").all("x")
+    with pytest.raises(ValueError):  # the sample must be findable
+        Prepared(lambda key: Queue.objects.filter(key=key.upper()), "s").all("x")
     with pytest.raises(TypeError):
         Prepared(lambda key: Queue.objects.filter(key=key), "s").all()
     with pytest.raises(TypeError):

@@ -17,6 +17,16 @@ def row_url(viewname, *args):
     return row_path(viewname, *args)
 
 
+@register.simple_tag
+def chart(c, label):
+    """A server-drawn line chart (core.charts.time_chart's Chart) as inline SVG."""
+    from django.utils.safestring import mark_safe
+
+    from dlqadmin.core.charts import svg
+
+    return mark_safe(svg(c, label))  # svg() escapes every text it writes
+
+
 @register.filter
 def form_value(value):
     """A task id / name as a form value that posts back exactly (see core/names.py)."""
@@ -86,12 +96,16 @@ def ago(value):
     the exact UTC time on hover and for screen readers via datetime; an em dash when unset."""
     if not value:
         return "—"
-    from django.utils.html import format_html
+    from django.utils.safestring import mark_safe
 
     from dlqadmin.core import clock
 
-    return format_html('<time class="ago" datetime="{}" title="{}">{}</time>',
-                       value.strftime("%Y-%m-%dT%H:%M:%SZ"), utc(value), relative(value, clock.now()))
+    # Every part is digits, '-', ':', 'T', 'Z', 'UTC' or relative()'s words: nothing to
+    # escape (format_html cost a page of 100 rows ~1 ms).
+    day = f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+    clock_time = f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
+    return mark_safe(f'<time class="ago" datetime="{day}T{clock_time}Z" title="{day} {clock_time} UTC">'
+                     f'{relative(value, clock.now())}</time>')
 
 
 @register.filter

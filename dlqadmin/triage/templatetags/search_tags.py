@@ -6,6 +6,14 @@ register = template.Library()
 
 
 @register.simple_tag
+def task_rows(tasks, queue, state, may_operate, task_query=""):
+    """The queue page's task table rows (dlqadmin.triage.rows: written in Python for speed)."""
+    from dlqadmin.triage.rows import task_rows as rows
+
+    return rows(tasks, queue, state, may_operate, task_query)
+
+
+@register.simple_tag
 def task_states():
     """asynq's task states in display order (the search form's choices)."""
     return TASK_STATES
