@@ -236,8 +236,30 @@ def user_loop(args, deadline, plan, actions, results, lock, seed, pace):
         results.extend(local)
 
 
-def load(args, name, plan, actions, pace):
+def cpu_by_role(workers):
+    """CPU seconds so far of: the gunicorn workers, this process (the load clients),
+    Postgres and Redis (every process of theirs on the machine), and everything else."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = Counter()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name, rest = (entry / "stat").read_text().split(" (", 1)[1].rsplit(") ", 1)
+        except (OSError, ValueError, IndexError):
+            continue
+        fields = rest.split()
+        used = (int(fields[11]) + int(fields[12])) / tick
+        pid = int(entry.name)
+        role = ("workers" if pid in workers else "client" if pid == os.getpid() else
+                "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis-server") else "other")
+        out[role] += used
+    return out
+
+
+def load(args, name, plan, actions, pace, workers=()):
     results, lock = [], threading.Lock()
+    cpu_before = cpu_by_role(set(workers))
     began = time.monotonic()
     deadline = began + args.seconds
     threads = [threading.Thread(target=user_loop, args=(args, deadline, plan, actions, results, lock, n, pace))
@@ -247,6 +269,8 @@ def load(args, name, plan, actions, pace):
     for t in threads:
         t.join()
     elapsed = time.monotonic() - began
+    cpu = cpu_by_role(set(workers))
+    cpu.subtract(cpu_before)
     by_kind = defaultdict(list)
     for row in results:
         by_kind[row[0]].append(row)
@@ -260,6 +284,11 @@ def load(args, name, plan, actions, pace):
               f"{percentile(lat, 95) * 1000:>8.1f} {percentile(lat, 99) * 1000:>8.1f}")
     bad = Counter(x[1] for x in results if x[1] not in ok.get(x[0], (200,)))
     print("errors:", dict(bad) if bad else "none")
+    # Where the machine's CPU went: on this 2-core machine the load clients run beside the
+    # server, so their share is CPU the server could not have.
+    print("CPU, cores busy (ms per request): " + ", ".join(
+        f"{role} {cpu[role] / elapsed:.2f} ({cpu[role] / max(len(results), 1) * 1000:.2f})"
+        for role in ("workers", "client", "postgres", "redis", "other")))
 
 
 def main():
@@ -300,8 +329,8 @@ def main():
                 actions = {"ids": ids, "path": f"/api/v1/queues/{seg(BIG_QUEUE)}/tasks/{{}}/run",
                            "headers": {"Authorization": f"Bearer {operator_token}",
                                                        "Content-Type": "application/json"}}
-                load(args, "paced (~1 s between a user's requests)", plan, actions, pace=True)
-                load(args, "saturated (no pauses)", plan, actions, pace=False)
+                load(args, "paced (~1 s between a user's requests)", plan, actions, pace=True, workers=pids)
+                load(args, "saturated (no pauses)", plan, actions, pace=False, workers=pids)
             pids = worker_pids(proc.pid)
             print(f"\nworker RSS after: {', '.join(f'{rss_mb(p):.0f}' for p in pids)} MB")
         finally:

@@ -1,5 +1,7 @@
 """Keep the Queue registry in step with asynq's set of queues (additions only)."""
 
+from django.db import connection
+
 from dlqadmin.core import names as qnames
 
 from dlqadmin.core.prepared import Prepared
@@ -14,12 +16,24 @@ def sync(names):
     """Register any of `names` not yet known; return the names as a list."""
     names = list(names)
     by_key = {qnames.key(n): n for n in names}
-    known = set(Queue.objects.filter(key__in=list(by_key)).values_list("key", flat=True))
+    known = _known_keys(list(by_key))
     missing = [Queue.for_name(n) for k, n in by_key.items() if k not in known]
     if missing:
         # New queues are granted to nobody: only all-queue roles see them at once.
         Queue.objects.bulk_create(missing, ignore_conflicts=True)
     return names
+
+
+def _known_keys(keys):
+    """Which of `keys` the registry holds: one array parameter, so the SQL is the same for
+    any number of queues (asked by every overview and queue list; compiling `key__in`
+    anew each time cost more than the query)."""
+    if not keys:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT "key" FROM {connection.ops.quote_name(Queue._meta.db_table)} '
+                       'WHERE "key" = ANY(%s)', [keys])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def ensure(name):

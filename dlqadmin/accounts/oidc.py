@@ -8,13 +8,10 @@ code (audited) and a message for the person at the keyboard.
 """
 
 from dataclasses import dataclass
+from functools import cache
+from types import SimpleNamespace
 
-import requests
-from authlib.integrations.base_client import MismatchingStateError, OAuthError
-from authlib.integrations.django_client import OAuth
-from authlib.oidc.core import CodeIDToken
 from django.conf import settings
-from joserfc import errors as jose_errors
 
 from dlqadmin.core import clock
 
@@ -57,11 +54,32 @@ def redirect_uri():
     return settings.DLQADMIN_BASE_URL + CALLBACK_PATH
 
 
-class _ClockedIDToken(CodeIDToken):
-    """exp / iat / nbf checked against the application clock, not time.time()."""
+@cache
+def _lib():
+    """Authlib, requests and joserfc, imported at the first sign-in: ~10 MB that a web
+    worker which never sees one does not carry (bench/README.md, worker RSS)."""
+    import requests
+    from authlib.integrations.base_client import MismatchingStateError, OAuthError
+    from authlib.integrations.django_client import OAuth
+    from authlib.oidc.core import CodeIDToken
+    from joserfc import errors as jose_errors
 
-    def validate(self, now=None, leeway=0):
-        super().validate(now=int(clock.timestamp()), leeway=leeway)
+    class ClockedIDToken(CodeIDToken):
+        """exp / iat / nbf checked against the application clock, not time.time()."""
+
+        def validate(self, now=None, leeway=0):
+            super().validate(now=int(clock.timestamp()), leeway=leeway)
+
+    return SimpleNamespace(
+        requests=requests, MismatchingStateError=MismatchingStateError, OAuthError=OAuthError, OAuth=OAuth,
+        ClockedIDToken=ClockedIDToken, jose_errors=jose_errors,
+        jose_codes=(
+            (jose_errors.ExpiredTokenError, "expired",
+             "Your sign-in at the identity provider has expired; sign in again."),
+            (jose_errors.BadSignatureError, "signature", "The identity provider's answer had an invalid signature."),
+            (jose_errors.InvalidKeyIdError, "signature",
+             "The identity provider's answer was signed with an unknown key."),
+        ))
 
 
 def _scopes():
@@ -73,7 +91,7 @@ def _client():
     # A fresh client per sign-in: settings are read each time, and discovery and keys
     # are fetched anew (a sign-in is rare; a rotated key is picked up at once).
     issuer = settings.DLQADMIN_OIDC_ISSUER
-    return OAuth().register(
+    return _lib().OAuth().register(
         "dlqadmin",
         client_id=settings.DLQADMIN_OIDC_CLIENT_ID,
         client_secret=settings.DLQADMIN_OIDC_CLIENT_SECRET,
@@ -86,7 +104,7 @@ def _client():
 def _metadata(client):
     try:
         metadata = client.load_server_metadata()
-    except (requests.RequestException, ValueError) as exc:
+    except (_lib().requests.RequestException, ValueError) as exc:
         raise SignInError("discovery", "The identity provider could not be reached; try again later.") from exc
     if str(metadata.get("issuer", "")).rstrip("/") != settings.DLQADMIN_OIDC_ISSUER:
         # The discovery document speaks for another issuer: not the IdP we trust.
@@ -105,13 +123,6 @@ def start(request, next_url):
     response = client.authorize_redirect(request, redirect_uri())
     request.session[NEXT] = next_url
     return response
-
-
-_JOSE_CODES = (
-    (jose_errors.ExpiredTokenError, "expired", "Your sign-in at the identity provider has expired; sign in again."),
-    (jose_errors.BadSignatureError, "signature", "The identity provider's answer had an invalid signature."),
-    (jose_errors.InvalidKeyIdError, "signature", "The identity provider's answer was signed with an unknown key."),
-)
 
 
 def _claim_error(exc):
@@ -143,22 +154,24 @@ def finish(request):
         raise SignInError("issuer", "The answer came from an unknown issuer.")
     options = {"iss": {"essential": True, "value": issuer}, "aud": {"essential": True, "values": [client_id]},
                "sub": {"essential": True}}
+    lib = _lib()
+    jose_errors = lib.jose_errors
     try:
-        token = client.authorize_access_token(request, claims_cls=_ClockedIDToken, claims_options=options,
+        token = client.authorize_access_token(request, claims_cls=lib.ClockedIDToken, claims_options=options,
                                               leeway=LEEWAY_SECONDS)
-    except MismatchingStateError as exc:
+    except lib.MismatchingStateError as exc:
         raise SignInError("state", "This sign-in link is not valid (expired, used already, or from another "
                                    "browser); start again.") from exc
-    except OAuthError as exc:
+    except lib.OAuthError as exc:
         raise SignInError("token", f"The identity provider refused to complete the sign-in ({exc.error}).") from exc
-    except requests.RequestException as exc:
+    except lib.requests.RequestException as exc:
         raise SignInError("unreachable", "The identity provider could not be reached; try again later.") from exc
     except jose_errors.InvalidClaimError as exc:
         raise _claim_error(exc) from exc
     except jose_errors.MissingClaimError as exc:
         raise SignInError("id_token", f"The identity provider's ID token lacks {exc.claim}.") from exc
     except jose_errors.JoseError as exc:
-        for kind, code, message in _JOSE_CODES:
+        for kind, code, message in lib.jose_codes:
             if isinstance(exc, kind):
                 raise SignInError(code, message) from exc
         raise SignInError("id_token", "The identity provider's ID token was refused.") from exc
@@ -183,7 +196,7 @@ def _groups(client, metadata, token, claims):
         # Some IdPs put groups only in the userinfo answer; it must be the same subject.
         try:
             info = client.userinfo(token=token)
-        except (requests.RequestException, OAuthError, ValueError) as exc:
+        except (_lib().requests.RequestException, _lib().OAuthError, ValueError) as exc:
             raise SignInError("userinfo", "The identity provider did not tell us your groups.") from exc
         if str(info.get("sub")) == str(claims["sub"]):
             groups = info.get(name)

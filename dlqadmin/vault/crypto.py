@@ -10,7 +10,6 @@ import base64
 import hashlib
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -20,15 +19,25 @@ class Unreadable(Exception):
     """The token cannot be decrypted with any configured key."""
 
 
+# `cryptography` is imported at the first use: ~7 MB that a web worker which never
+# reads a vaulted message does not carry (bench/README.md).
+def _invalid_token():
+    from cryptography.fernet import InvalidToken
+
+    return InvalidToken
+
+
 @lru_cache(maxsize=4)
-def _multi(keys: tuple, secret: str) -> MultiFernet:
+def _multi(keys: tuple, secret: str):
+    from cryptography.fernet import Fernet, MultiFernet
+
     if not keys:
         digest = hashlib.sha256(b"dlqadmin-vault:" + secret.encode()).digest()
         keys = (base64.urlsafe_b64encode(digest).decode(),)
     return MultiFernet([Fernet(k) for k in keys])
 
 
-def _fernet() -> MultiFernet:
+def _fernet():
     return _multi(tuple(k.strip() for k in settings.DLQADMIN_VAULT_KEYS if k.strip()), settings.SECRET_KEY)
 
 
@@ -42,22 +51,26 @@ def encryptor():
 
 
 def decrypt(token: bytes) -> bytes:
+    fernet = _fernet()
     try:
-        return _fernet().decrypt(bytes(token))
-    except InvalidToken:
+        return fernet.decrypt(bytes(token))
+    except _invalid_token():
         raise Unreadable("the vaulted message cannot be decrypted with DLQADMIN_VAULT_KEYS") from None
 
 
 def rotate(token: bytes) -> bytes:
     """The token re-encrypted under the first key."""
+    fernet = _fernet()
     try:
-        return _fernet().rotate(bytes(token))
-    except InvalidToken:
+        return fernet.rotate(bytes(token))
+    except _invalid_token():
         raise Unreadable("the vaulted message cannot be decrypted with DLQADMIN_VAULT_KEYS") from None
 
 
 def check_keys(keys) -> None:
     """Raise ValueError naming the first key that is not a Fernet key."""
+    from cryptography.fernet import Fernet
+
     for n, k in enumerate(keys, 1):
         try:
             Fernet(k.strip())
