@@ -14,16 +14,46 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import OuterRef, Q, Value
+from django.db.models import OuterRef, Q, Subquery, Value
 from django.db.models.functions import Concat
 
 from dlqadmin.core.prepared import Prepared
 
-# A session's user with their permissions, compiled once per process (the sample is an id
-# no user has).
-_USER = Prepared(lambda pk: (get_user_model()._default_manager.annotate(role_perms=permissions_of("pk"))
-                             .filter(pk=pk).order_by()[:1]),
-                 -1_897_345_215)
+# What apps read about the signed-in user on every request, loaded with the session's user
+# in the same query: {attribute: a function giving an expression over users}. The
+# session epoch is this app's; others register theirs in AppConfig.ready()
+# (accounts/apps.py), before the first request compiles the query.
+SESSION_USER_ANNOTATIONS = {}
+
+
+def _session_user(pk):
+    from .models import SessionEpoch
+
+    epoch = SessionEpoch.objects.filter(user_id=OuterRef("pk")).order_by("id").values("epoch")[:1]
+    extra = {name: expression() for name, expression in SESSION_USER_ANNOTATIONS.items()}
+    return (get_user_model()._default_manager
+            .annotate(role_perms=permissions_of("pk"), dlq_epoch=Subquery(epoch), **extra)
+            .filter(pk=pk).order_by()[:1])
+
+
+def loaded(user, name, default=None):
+    """An attribute loaded with the session's user (SESSION_USER_ANNOTATIONS), or
+    `default` when this user object was loaded otherwise (getattr: request.user is a lazy
+    proxy, whose own __dict__ is not the user's)."""
+    return getattr(user, name, default)
+
+
+def forget(user, *names):
+    """Drop loaded attributes after writing what they reflect (the next read queries)."""
+    for name in names:
+        try:
+            delattr(user, name)
+        except AttributeError:
+            pass
+
+
+# Compiled once per process (the sample is an id no user has).
+_USER = Prepared(_session_user, -1_897_345_215)
 
 
 class RoleBackend(ModelBackend):

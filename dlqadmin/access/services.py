@@ -18,6 +18,7 @@ from dlqadmin.core import names as qnames
 from dlqadmin.core.prepared import Prepared
 
 from . import registry
+from .backends import forget, loaded
 from .models import MANUAL, SSO, GroupRoleRule, Queue, QueueGrant, SessionEpoch
 from .roles import (GLOBAL_PERMISSION_CODENAMES, QUEUE_PERMISSION_CODENAMES, QUEUE_ROLES, ROLES, SSO_GROUP_PREFIX,
                     perm_name, sso_group_name)
@@ -129,6 +130,7 @@ def revoke(user, role, *, queues=(), actor=None, request=None):
 def _bump_epoch(user):
     epoch, _ = SessionEpoch.objects.get_or_create(user=user)
     SessionEpoch.objects.filter(pk=epoch.pk).update(epoch=F("epoch") + 1)
+    forget(user, "dlq_epoch")  # as loaded with the session's user
 
 
 @transaction.atomic
@@ -138,12 +140,17 @@ def end_sessions(user, actor=None, request=None):
     _audit(audit_actions.END_SESSIONS, user, actor, request)
 
 
+_UNLOADED = object()
+
 # Asked on every signed-in request (sessions an admin ended): compiled once per process.
 _EPOCH = Prepared(lambda user_id: SessionEpoch.objects.filter(user_id=user_id).order_by("id")
                   .values_list("epoch", flat=True)[:1], -1_897_345_216)
 
 
 def current_epoch(user):
+    epoch = loaded(user, "dlq_epoch", _UNLOADED)  # loaded with the session's user (backends.py)
+    if epoch is not _UNLOADED:
+        return epoch or 0
     return _EPOCH.first(user.pk) or 0
 
 

@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from dlqadmin.access.models import QueueGrant
 from dlqadmin.access.roles import MFA_ROLES, sso_group_name
+from dlqadmin.access.backends import loaded
 from dlqadmin.core.prepared import Prepared
 
 # The groups through which a role is held on every queue / globally: by hand or from SSO.
@@ -35,7 +36,15 @@ _CONFIRMED = Prepared(lambda user_id: TOTPDevice.objects.filter(user_id=user_id,
 
 
 def confirmed_device(user):
+    if loaded(user, "dlq_has_device") is False:  # known from the session user's query
+        return None
     return _CONFIRMED.first(user.pk)
+
+
+def has_confirmed_device():
+    """An expression over users: whether they have a confirmed device (loaded with the
+    session's user, see accounts/apps.py)."""
+    return Exists(TOTPDevice.objects.filter(user_id=OuterRef("pk"), confirmed=True))
 
 
 # The key being enrolled lives in the session until a code confirms it: showing the

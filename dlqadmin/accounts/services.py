@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from dlqadmin import audit
+from dlqadmin.access.backends import forget
 from dlqadmin.access.services import apply_sso_roles, groups_granting_access, roles_of  # noqa: F401
 from dlqadmin.audit import actions as audit_actions
 from dlqadmin.core import clock
@@ -126,6 +127,7 @@ def set_preferences(request, **changes):
         for key, value in changes.items():
             setattr(prefs, key, value)
         prefs.save()
+        forget(user, "dlq_theme", "dlq_refresh_seconds")  # as loaded with the session's user
         if before != changes:
             audit.record(PREFERENCES_CHANGE, request=request, target=f"user:{user.get_username()}",
                          detail={"before": before, "after": changes})

@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
+from dlqadmin.access.backends import forget
 from dlqadmin.access.checks import public_view, signed_in_view
 from dlqadmin.api import tokens as api_tokens
 from dlqadmin.access.roles import DESCRIPTIONS
@@ -178,6 +179,7 @@ def mfa_setup(request):
         with transaction.atomic():
             device.confirmed = True
             device.save(update_fields=["confirmed"])
+            forget(request.user, "dlq_has_device")  # as loaded with the session's user
             request.session.pop(mfa.SETUP_KEY, None)
             record(audit_actions.MFA_ENROL, request=request, target=f"user:{request.user.get_username()}",
                    detail={"device_id": device.pk, "kind": "totp"})

@@ -1,4 +1,5 @@
-"""The <tr> rows of a queue page's task table, written in Python.
+"""The <tr> rows of the big tables (a queue page's tasks, the overview's queues), written
+in Python.
 
 A page of 100 tasks made the template engine resolve ~2,600 variables and escape ~1,300
 values: 60% of the page's CPU (bench/README.md, `bench_http.py`). Here each row is one
@@ -9,6 +10,8 @@ template these rows replaced and checks both give the same markup.
 
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+
+from django.urls import reverse
 
 from dlqadmin.core.templatetags.dlq import ago, duration, form_value, row_id
 from dlqadmin.core.links import row_path
@@ -53,3 +56,38 @@ def _row(t, queue, state, may_operate, task_query):
 def task_rows(tasks, queue, state, may_operate, task_query=""):
     """The table rows for `tasks` (TaskViews) of `queue` listed in `state`."""
     return mark_safe("\n".join(_row(t, queue, state, may_operate, task_query) for t in tasks))
+
+
+# The overview's count columns, in order: (QueueInfo attribute, data-live name).
+_COUNTS = ("size", "pending", "active", "scheduled", "retry", "completed", "aggregating", "processed", "failed")
+
+
+def _queue_row(qi, spark):
+    name = escape(qi.queue)
+    url = escape(reverse("triage:queue", args=[qi.queue]))
+    link = f'<td><a href="{url}">{name}</a></td>'
+    if qi.damaged:
+        return (f'<tr data-queue="{name}" data-damaged class="broken" data-live="q:{name}:damaged">{link}'
+                f'<td><span class="badge paused">damaged</span></td>'
+                f'<td colspan="12" class="warn">Unreadable: {escape(qi.problem)}</td></tr>')
+    state = '<span class="badge paused">paused</span>' if qi.paused else '<span class="badge run">running</span>'
+    if spark:
+        points, latest, peak = spark[0], spark[1], spark[2]
+        chart = (f'<svg class="spark" viewBox="0 0 120 28" preserveAspectRatio="none" role="img" '
+                 f'aria-label="Dead tasks in {name} over 24 hours: latest {escape(latest)}, peak {escape(peak)}">'
+                 f'<polyline points="{escape(points)}"/></svg>')
+    else:
+        chart = '<span class="muted small">no samples</span>'
+    counts = "".join(f'<td class="num" data-live="q:{name}:{attr}">{escape(getattr(qi, attr))}</td>'
+                     for attr in _COUNTS)
+    return (f'<tr data-queue="{name}">{link}<td data-live="q:{name}:state">{state}</td>'
+            f'<td class="num dlq{" hot" if qi.archived else ""}" data-live="q:{name}:dlq"><a href="{url}?state=archived" '
+            f'data-live="q:{name}:archived">{escape(qi.archived)}</a></td><td class="spark">{chart}</td>{counts}'
+            f'<td class="num" data-live="q:{name}:latency">{escape(duration(qi.latency))}</td></tr>')
+
+
+def queue_rows(infos, sparklines):
+    """The overview's rows for `infos` (QueueInfos), with each queue's 24-hour sparkline
+    from `sparklines` ({name: (points, latest, peak)})."""
+    sparklines = sparklines or {}
+    return mark_safe("\n".join(_queue_row(qi, sparklines.get(qi.queue)) for qi in infos))

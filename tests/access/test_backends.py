@@ -105,3 +105,31 @@ def test_object_permissions_as_guardian(roles):
     assert len(queries) == 0  # the first check read them for this request
     revoke(users[0], "operator", queues=["payments"])
     assert not may(fresh(users[0]), "operate_queue", payments)  # the next request sees it
+
+
+def test_session_user_comes_with_what_every_page_asks(roles, client):
+    """The session's user is loaded with its epoch, preferences and whether it has a
+    confirmed device: each answer is the same as the query it replaces, and a change
+    shows on the next request."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from dlqadmin.access.services import current_epoch, end_sessions
+    from dlqadmin.accounts import mfa
+    from dlqadmin.accounts.models import Preferences
+    from dlqadmin.accounts.selectors import default_ui, preferences
+
+    user = make_user("vw", ("viewer",))
+    loaded = RoleBackend().get_user(user.pk)
+    assert loaded.dlq_epoch is None and current_epoch(loaded) == current_epoch(fresh(user)) == 0
+    assert preferences(loaded) == default_ui() and loaded.dlq_has_device is False
+    with CaptureQueriesContext(connection) as queries:
+        current_epoch(loaded), preferences(loaded), mfa.confirmed_device(loaded)
+    assert len(queries) == 0
+
+    end_sessions(user)
+    Preferences.objects.create(user=user, theme="dark", refresh_seconds=15)
+    device = TOTPDevice.objects.create(user=user, name="x", confirmed=True)
+    loaded = RoleBackend().get_user(user.pk)
+    assert current_epoch(loaded) == current_epoch(fresh(user)) == 1
+    assert preferences(loaded) == preferences(fresh(user)) and preferences(loaded).theme == "dark"
+    assert mfa.confirmed_device(loaded) == device

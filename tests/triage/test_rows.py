@@ -3,6 +3,7 @@ template they replaced, for every state and for hostile ids, types and payloads.
 
 import re
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import pytest
 from django.template import engines
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from dlqadmin.core.names import showable
 from dlqadmin.triage.presenters import Sensitive, TaskView
-from dlqadmin.triage.rows import task_rows
+from dlqadmin.triage.rows import queue_rows, task_rows
 
 # The template the rows replaced (templates/triage/queue.html before), verbatim.
 REFERENCE = """{% load dlq %}
@@ -83,3 +84,60 @@ def test_same_markup_as_the_template(state, may_operate):
 def test_hostile_values_escaped_alike(queue, tid, type_, text, state):
     tasks = [view(tid, type_=type_, text=text), view(tid + "2", broken=True)]
     assert normalised(task_rows(tasks, queue, state, True)) == normalised(reference(tasks, queue, state, True, ""))
+
+
+# The overview's queue rows (templates/triage/overview.html before), verbatim.
+QUEUE_REFERENCE = """{% load dlq %}
+  {% for qi in infos %}
+    {% if qi.damaged %}
+    <tr data-queue="{{ qi.queue }}" data-damaged class="broken" data-live="q:{{ qi.queue }}:damaged">
+      <td><a href="{% url 'triage:queue' qi.queue %}">{{ qi.queue }}</a></td>
+      <td><span class="badge paused">damaged</span></td>
+      <td colspan="12" class="warn">Unreadable: {{ qi.problem }}</td>
+    </tr>
+    {% else %}
+    <tr data-queue="{{ qi.queue }}">
+      <td><a href="{% url 'triage:queue' qi.queue %}">{{ qi.queue }}</a></td>
+      <td data-live="q:{{ qi.queue }}:state">{% if qi.paused %}<span class="badge paused">paused</span>{% else %}<span class="badge run">running</span>{% endif %}</td>
+      <td class="num dlq{% if qi.archived %} hot{% endif %}" data-live="q:{{ qi.queue }}:dlq"><a href="{% url 'triage:queue' qi.queue %}?state=archived" data-live="q:{{ qi.queue }}:archived">{{ qi.archived }}</a></td>
+      <td class="spark">{% with spark=sparklines|get_item:qi.queue %}{% if spark %}<svg class="spark" viewBox="0 0 120 28" preserveAspectRatio="none" role="img" aria-label="Dead tasks in {{ qi.queue }} over 24 hours: latest {{ spark.1 }}, peak {{ spark.2 }}"><polyline points="{{ spark.0 }}"/></svg>{% else %}<span class="muted small">no samples</span>{% endif %}{% endwith %}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:size">{{ qi.size }}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:pending">{{ qi.pending }}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:active">{{ qi.active }}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:scheduled">{{ qi.scheduled }}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:retry">{{ qi.retry }}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:completed">{{ qi.completed }}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:aggregating">{{ qi.aggregating }}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:processed">{{ qi.processed }}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:failed">{{ qi.failed }}</td>
+      <td class="num" data-live="q:{{ qi.queue }}:latency">{{ qi.latency|duration }}</td>
+    </tr>
+    {% endif %}
+  {% endfor %}
+"""
+
+
+def info(name, damaged=False, paused=False, archived=3):
+    return SimpleNamespace(queue=name, damaged=damaged, problem="wrong <type>" if damaged else "", paused=paused,
+                           archived=archived, size=12345, pending=1, active=0, scheduled=2, retry=4, completed=5,
+                           aggregating=0, processed=1000, failed=7, latency=3725.5)
+
+
+def queue_reference(infos, sparklines):
+    return engines.all()[0].from_string(QUEUE_REFERENCE).render({"infos": infos, "sparklines": sparklines})
+
+
+def test_queue_rows_same_markup_as_the_template():
+    infos = [info("payments"), info("a<b>&\"c\"", paused=True, archived=0), info("bad", damaged=True),
+             info("x/y~z")]
+    sparks = {"payments": ("0,28 60,10 120,1", 5, 9), "x/y~z": ("0,1", 0, 0)}
+    assert normalised(queue_rows(infos, sparks)) == normalised(queue_reference(infos, sparks))
+    assert normalised(queue_rows([], {})) == normalised(queue_reference([], {})) == ""
+
+
+@settings(deadline=None, max_examples=40)
+@given(hostile, st.booleans(), st.booleans())
+def test_queue_rows_hostile_names_escaped_alike(name, damaged, paused):
+    infos = [info(name, damaged=damaged, paused=paused)]
+    sparks = {name: ("0,1 2,3", 1, 2)}
+    assert normalised(queue_rows(infos, sparks)) == normalised(queue_reference(infos, sparks))

@@ -14,6 +14,14 @@ def task_rows(tasks, queue, state, may_operate, task_query=""):
 
 
 @register.simple_tag
+def queue_rows(infos, sparklines):
+    """The overview's queue table rows (dlqadmin.triage.rows)."""
+    from dlqadmin.triage.rows import queue_rows as rows
+
+    return rows(infos, sparklines)
+
+
+@register.simple_tag
 def task_states():
     """asynq's task states in display order (the search form's choices)."""
     return TASK_STATES
