@@ -236,11 +236,11 @@ def user_loop(args, deadline, plan, actions, results, lock, seed, pace):
         results.extend(local)
 
 
-def cpu_by_role(workers):
-    """CPU seconds so far of: the gunicorn workers, this process (the load clients),
-    Postgres and Redis (every process of theirs on the machine), and everything else."""
+def _cpu_by_pid(workers):
+    """{pid: (role, CPU seconds so far)} of every process: the gunicorn workers, this
+    process (the load clients), Postgres and Redis (all of their processes), other."""
     tick = os.sysconf("SC_CLK_TCK")
-    out = Counter()
+    out = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -249,17 +249,48 @@ def cpu_by_role(workers):
         except (OSError, ValueError, IndexError):
             continue
         fields = rest.split()
-        used = (int(fields[11]) + int(fields[12])) / tick
         pid = int(entry.name)
         role = ("workers" if pid in workers else "client" if pid == os.getpid() else
                 "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis-server") else "other")
-        out[role] += used
+        out[pid] = (role, (int(fields[11]) + int(fields[12])) / tick)
     return out
+
+
+class CpuMeter:
+    """CPU seconds per role over a run, sampled every half second so that processes
+    which start or end during it (Postgres backends) are counted for what they used
+    while seen (a process seen only at its end counts from its first sample)."""
+
+    def __init__(self, workers):
+        self.workers, self.first, self.last = set(workers), {}, {}
+        self.first.update(_cpu_by_pid(self.workers))
+        self.last.update(self.first)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def _sample(self):
+        for pid, seen in _cpu_by_pid(self.workers).items():
+            self.first.setdefault(pid, seen)
+            self.last[pid] = seen
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        used = Counter()
+        for pid, (role, seconds) in self.last.items():
+            used[role] += seconds - self.first[pid][1]
+        return used
 
 
 def load(args, name, plan, actions, pace, workers=()):
     results, lock = [], threading.Lock()
-    cpu_before = cpu_by_role(set(workers))
+    meter = CpuMeter(workers)
     began = time.monotonic()
     deadline = began + args.seconds
     threads = [threading.Thread(target=user_loop, args=(args, deadline, plan, actions, results, lock, n, pace))
@@ -269,8 +300,7 @@ def load(args, name, plan, actions, pace, workers=()):
     for t in threads:
         t.join()
     elapsed = time.monotonic() - began
-    cpu = cpu_by_role(set(workers))
-    cpu.subtract(cpu_before)
+    cpu = meter.stop()
     by_kind = defaultdict(list)
     for row in results:
         by_kind[row[0]].append(row)
