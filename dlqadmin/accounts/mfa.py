@@ -1,6 +1,5 @@
 """Who must use a second factor, and their TOTP devices."""
 
-import segno
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -74,6 +73,8 @@ def pending_device(user, session):
 def qr_svg(config_url):
     """The otpauth:// URL as an inline SVG QR code (segno): dark modules on white in either
     theme, as scanners expect; the secret never leaves the page in a request."""
+    import segno  # with its XML writer ~0.8 MB, only for the enrolment page
+
     code = segno.make(config_url, error="m")
     # segno writes only its own path data and the numbers we give; nothing user-supplied.
     return mark_safe(code.svg_inline(scale=5, border=4, dark="#000", light="#fff", svgclass="qr",
