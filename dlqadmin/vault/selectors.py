@@ -14,6 +14,7 @@ from django.db.models import Count, Max, Min, Q
 from django.db.models.expressions import RawSQL
 
 from dlqadmin.core import names
+from dlqadmin.core.prepared import Prepared
 
 from dlqadmin.asynq import TaskFilter
 from dlqadmin.asynq.vault import task_from_msg
@@ -173,14 +174,20 @@ def _storable(name):
     return "\x00" not in name and names.display(name) == name
 
 
+# Read by every queue page: compiled once per process.
+_CURSOR = Prepared(lambda queue: VaultCursor.objects.filter(queue=queue)[:1], "prepared:vault-queue")
+_LATEST_LOSS = Prepared(lambda queue: VaultLoss.objects.filter(queue=queue).order_by("-at", "-id")[:1],
+                        "prepared:vault-queue")
+
+
 def summary(queue_name):
     if not _storable(queue_name):
         return Summary(0, 0, 0.0, None, None)
-    cur = VaultCursor.objects.filter(queue=queue_name).first()
+    cur = _CURSOR.first(queue_name)
     if cur is None:
         return Summary(0, 0, 0.0, None, None)
     return Summary(cur.captured_total, cur.lost_total, cur.lag_seconds, cur.last_pass_at,
-                   VaultLoss.objects.filter(queue=queue_name).first())
+                   _LATEST_LOSS.first(queue_name))
 
 
 def entry(queue_name, pk):
