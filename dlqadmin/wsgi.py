@@ -1,6 +1,11 @@
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dlqadmin.settings")
-application = get_wsgi_application()
+django.setup(set_prefix=False)
+
+from dlqadmin.core.wsgi import Handler, warm  # noqa: E402  (after setup: it loads the middleware)
+
+application = Handler()
+warm()

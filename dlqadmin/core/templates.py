@@ -7,9 +7,16 @@ shows such a name would fail to encode (a 500 for everyone who sees that queue).
 render passes through ``names.showable``, which writes those characters as ``\\x00`` /
 ``\\xff``, the display form used everywhere else; ordinary text is returned untouched.
 URLs are not affected: the path converters escape those bytes themselves.
+
+Each render also empties its context afterwards: Django's context and the dicts pushed on
+it point at each other, so a rendered page's rows (and the payloads behind them) would
+wait for the garbage collector's cycle search instead of being freed when the response
+is (see core/wsgi.py).
 """
 
-from django.template.backends.django import DjangoTemplates, Template
+from django.template import TemplateDoesNotExist
+from django.template.backends.django import DjangoTemplates, Template, reraise
+from django.template.context import make_context
 from django.utils.safestring import SafeString, mark_safe
 
 from .names import showable
@@ -17,7 +24,15 @@ from .names import showable
 
 class ShowableTemplate(Template):
     def render(self, context=None, request=None):
-        out = super().render(context, request)
+        # Django's Template.render, and the context emptied once the text is made.
+        context = make_context(context, request, autoescape=self.backend.engine.autoescape)
+        try:
+            out = self.template.render(context)
+        except TemplateDoesNotExist as exc:
+            reraise(exc, self.backend)
+        finally:
+            context.dicts.clear()
+            context.render_context.dicts.clear()
         fixed = showable(out)
         if fixed is out:
             return out
