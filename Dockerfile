@@ -5,6 +5,10 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
+# Bytecode compiled once here (PYTHONDONTWRITEBYTECODE stops it being written at run time):
+# each start then reads it instead of compiling every module (load 1.2 -> 0.6 s, 2 MB less
+# heap in every process; bench/README.md).
+RUN python -m compileall -q dlqadmin
 # Hashed, compressed static files served by WhiteNoise.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 RUN useradd --system --uid 10001 dlqadmin
