@@ -102,18 +102,20 @@ def cpu_seconds(pids):
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def pss_mb(pid):
-    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-        if line.startswith("Pss:"):
+def _proc_mb(path, field):
+    """A `field: <n> kB` line of a /proc file, in MB."""
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
-    return 0.0
+    return float("nan")
 
 
 def rss_mb(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return _proc_mb(f"/proc/{pid}/status", "VmRSS")
+
+
+def pss_mb(pid):
+    return _proc_mb(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 class Client:

@@ -5,7 +5,7 @@ Django leaves every request as cyclic garbage: `request.user` and `request.auser
 closures over the request, and the messages storage, django-htmx's details and
 django-otp's helpers point back at it. Only the garbage collector's cycle search frees
 such a graph; with its young generation run every 20,000 allocations (gunicorn.conf.py)
-a worker held hundreds of finished requests at a time (+5 MB RSS each). Emptied, the
+a worker held hundreds of finished requests at a time (5 MB more RSS per worker). Emptied, the
 request and everything it held are freed by reference counting when the server drops
 the response (bench/README.md).
 """

@@ -4,11 +4,9 @@ in Python.
 A page of 100 tasks made the template engine resolve ~2,600 variables and escape ~1,300
 values: 60% of the page's CPU (bench/README.md, `bench_http.py`). Here each row is one
 f-string; every value that comes from asynq (ids, types, masked previews, errors) is
-escaped as `{{ }}` would. `tests/triage/test_rows.py` holds the template these rows
-replaced and checks both give the same markup.
+escaped as `{{ }}` would (core/markup.py). `tests/triage/test_rows.py` holds the
+template these rows replaced and checks both give the same markup.
 """
-
-import html
 
 from django.utils.safestring import mark_safe
 
@@ -16,15 +14,9 @@ from django.urls import reverse
 
 from dlqadmin.core.templatetags.dlq import ago, duration, form_value, row_id
 from dlqadmin.core.links import row_path
+from dlqadmin.core.markup import text as escape
 
 _DASH = '<span class="muted">—</span>'
-
-
-def escape(value):
-    """Django's `escape` (`html.escape(str(value))`) without its lazy-text check and
-    SafeString: these values are never lazy, and a row is marked safe whole. Dropping
-    them took ~8% off the CPU of bench_http's browsing mix (paired runs, bench/README.md)."""
-    return html.escape(str(value))
 
 
 def _preview(value):

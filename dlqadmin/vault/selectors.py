@@ -176,8 +176,7 @@ def _storable(name):
 
 # Read by every queue page: compiled once per process.
 _CURSOR = Prepared(lambda queue: VaultCursor.objects.filter(queue=queue)[:1], "prepared:vault-queue")
-_LATEST_LOSS = Prepared(lambda queue: VaultLoss.objects.filter(queue=queue).order_by("-at", "-id")[:1],
-                        "prepared:vault-queue")
+_LATEST_LOSS = Prepared(lambda queue: VaultLoss.objects.filter(queue=queue)[:1], "prepared:vault-queue")
 
 
 def summary(queue_name):

@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.template.context import BaseContext
 
 from dlqadmin.core.wsgi import Handler
+from dlqadmin.triage.presenters import TaskView
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,13 +65,9 @@ def left_for_the_collector(handler, path, cookie=""):
 
 
 def test_a_page_and_its_request_are_freed_when_the_response_is_closed(handler, staff_client, golden):
-    from django.conf import settings
-
     cookie = f"{settings.SESSION_COOKIE_NAME}={staff_client.cookies[settings.SESSION_COOKIE_NAME].value}"
     status, body, garbage = left_for_the_collector(handler, "/queues/payments/", cookie)
     assert status.startswith("200") and b"<table" in body
-    from dlqadmin.triage.presenters import TaskView
-
     # The rows and the template contexts went with the response, not to the collector.
     assert not [o for o in garbage if isinstance(o, (TaskView, BaseContext))]
     # What is left (django-otp ties the user to itself) no longer holds the request's data.
