@@ -122,6 +122,11 @@ WSGI_APPLICATION = "dlqadmin.wsgi.application"
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres:///dlqadmin")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Let the hot statements every request runs be prepared once per connection
+# (core/prepared.py): Django leaves psycopg's preparing off. The threshold only lets
+# psycopg prepare when asked: Django's own cursors bind values client-side and never do.
+if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -4,7 +4,7 @@ from django.db import connection
 
 from dlqadmin.core import names as qnames
 
-from dlqadmin.core.prepared import Prepared
+from dlqadmin.core.prepared import Prepared, server_cursor
 
 from .models import Queue
 
@@ -30,7 +30,7 @@ def _known_keys(keys):
     anew each time cost more than the query)."""
     if not keys:
         return set()
-    with connection.cursor() as cursor:
+    with server_cursor() as cursor:
         cursor.execute(f'SELECT "key" FROM {connection.ops.quote_name(Queue._meta.db_table)} '
                        'WHERE "key" = ANY(%s)', [keys])
         return {row[0] for row in cursor.fetchall()}

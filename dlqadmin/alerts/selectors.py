@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import Case, IntegerField, When
 
 from dlqadmin.core import charts, clock
@@ -11,6 +10,7 @@ from dlqadmin.core import charts, clock
 from dlqadmin.core import names as qnames
 from dlqadmin.core.asynq_client import client as redis_client
 from dlqadmin.core.asynq_client import inspector
+from dlqadmin.core.prepared import server_cursor
 from dlqadmin.policies import services as policy_services
 from dlqadmin.policies.selectors import Resolver, builtin_default, channels_for, matching_queues
 
@@ -150,7 +150,7 @@ def sparklines(queue_names, hours=24):
     end = clock.now()
     start = end - timedelta(hours=hours)
     bucket = timedelta(hours=hours) / SPARK_POINTS
-    with connection.cursor() as cur:
+    with server_cursor() as cur:  # planned once per connection (core/prepared.py)
         cur.execute(
             "SELECT q.k, s.archived FROM unnest(%s::text[]) AS q(k) CROSS JOIN generate_series(0, %s) AS b(i)"
             " CROSS JOIN LATERAL (SELECT archived FROM alerts_queuesample WHERE queue_key = q.k"

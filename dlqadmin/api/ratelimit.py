@@ -12,9 +12,9 @@ the token's older rows, so the table holds about one row per active token.
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
 
 from dlqadmin.core import clock
+from dlqadmin.core.prepared import server_cursor
 
 from .models import ApiTokenUse
 
@@ -43,7 +43,7 @@ def hit(token):
     retry_after = max(1, window + window_seconds - now)
     if limit <= 0:
         return Verdict(True, 0, 0, 0)
-    with connection.cursor() as cursor:
+    with server_cursor() as cursor:  # planned once per connection (core/prepared.py)
         cursor.execute(_UPSERT, [token.pk, window])
         count = cursor.fetchone()[0]
     if count == 1:

@@ -9,6 +9,14 @@ parameters, and from then on runs that SQL with the caller's values in those pla
 become model instances the way the queryset itself makes them: `select_related` objects,
 annotations and field converters included.
 
+Postgres, too, parses and plans each of these statements once per connection: they run
+as server-side prepared statements (`server_cursor`), where Django's own cursor binds the
+values into the SQL text and Postgres plans every execution anew. Planning the token and
+the session-user queries (their permission arrays) took 0.4-0.5 ms of Postgres CPU per
+call; executing them takes ~0.1 ms. `DATABASE_PREPARED_STATEMENTS=false` (settings) turns
+the preparing off for poolers that cannot keep prepared statements (PgBouncer's
+transaction mode before 1.21); the statements then run unprepared, with the same answers.
+
 Only the SQL text is kept: every call still reads Postgres, so nothing is ever stale.
 The samples must be values of the looked-up field's Python type (and in its range) that
 the query holds nowhere else; a sample may be used in several places of the query, and
@@ -22,11 +30,37 @@ upgrade runs those tests first.
 """
 
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connections
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models.query import (FlatValuesListIterable, ModelIterable, ValuesListIterable, _get_from_db,
                                     get_related_populators)
+
+
+class _PreparingCursor(ServerBindingCursor):
+    """Values sent apart from the SQL, each statement prepared on its first execution on
+    the connection (psycopg keeps the connection's prepared statements, evicting the least
+    used beyond 100). Preparing needs the connection's `prepare_threshold` set, which
+    settings.py does unless DATABASE_PREPARED_STATEMENTS is off."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+@contextmanager
+def server_cursor(using="default"):
+    """A cursor of Django's (health check, error translation and query logging as with
+    `connection.cursor()`) whose statements Postgres prepares once per connection: for
+    the same few statements that every request runs (`Prepared`, and raw SQL of that kind)."""
+    db = connections[using]
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        raw = _PreparingCursor(db.connection)
+    with db._prepare_cursor(raw) as cursor:
+        yield cursor
 
 
 @dataclass(frozen=True)
@@ -100,7 +134,7 @@ class Prepared:
         for places, value in zip(plan.positions, values):
             for place in places:
                 params[place] = value
-        with connections[plan.db].cursor() as cursor:
+        with server_cursor(plan.db) as cursor:
             cursor.execute(plan.sql, params)
             rows = cursor.fetchall()
         if plan.kind is FlatValuesListIterable:
