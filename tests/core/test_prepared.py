@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.db.models import Q
 
 from dlqadmin.access.backends import permissions_of
@@ -131,3 +132,44 @@ def test_compiled_once_under_threads(roles):
         t.join()
     assert not errors and seen == [user.pk] * 40
     assert prepared.plan() is prepared.plan()
+
+
+def _server_sql(sql):
+    """The statement as Postgres holds it: psycopg numbers the placeholders."""
+    parts = sql.split("%s")
+    return "".join(part + (f"${n}" if n < len(parts) else "") for n, part in enumerate(parts, 1))
+
+
+def _prepared_statements(sql):
+    sql = _server_sql(sql)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s", [sql])
+        return cursor.fetchone()[0]
+
+
+def test_postgres_plans_the_statement_once_per_connection(roles):
+    """The statement is prepared on its first run and reused after (Postgres parses and
+    plans it once per connection), with the same answers as the queryset's."""
+    user = make_user("op", ("operator",))
+    issued, _ = ApiToken.issue(user, name="t")
+    prepared = Prepared(token_query, "sample-hash")
+    for _ in range(3):
+        same(prepared.first(issued.key_hash), token_query(issued.key_hash).first())
+    assert _prepared_statements(prepared.plan().sql) == 1
+
+
+def test_without_preparing_the_answers_are_the_same(roles):
+    """DATABASE_PREPARED_STATEMENTS=false (a pooler that cannot keep prepared statements):
+    nothing is prepared, and the answers do not change."""
+    user = make_user("op", ("operator",))
+    issued, _ = ApiToken.issue(user, name="t")
+    connection.ensure_connection()
+    threshold = connection.connection.prepare_threshold
+    connection.connection.prepare_threshold = None  # what settings.py leaves without the variable
+    try:
+        prepared = Prepared(token_query, "sample-hash")
+        for _ in range(3):
+            same(prepared.first(issued.key_hash), token_query(issued.key_hash).first())
+        assert _prepared_statements(prepared.plan().sql) == 0
+    finally:
+        connection.connection.prepare_threshold = threshold
