@@ -4,7 +4,7 @@ from datetime import timedelta
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.middleware.csrf import CsrfViewMiddleware
 from dlqadmin.accounts import mfa
 
@@ -16,6 +16,7 @@ from dlqadmin.access.backends import permissions_of, remember_permissions
 from dlqadmin.core import clock
 from dlqadmin.core.client_ip import client_ip
 from dlqadmin.core.prepared import Prepared
+from dlqadmin.core.responses import JsonResponse
 
 from . import ratelimit
 from .models import ADMIN, OPERATE, READ, ApiToken, hash_token, scope_covers

@@ -3,11 +3,10 @@
 The same rules as the pages: names as far as the caller's grants allow (see
 access.checks.queue_name_scope), payloads and options masked."""
 
-from django.http import JsonResponse
-
 from dlqadmin.access.checks import global_view, queue_name_scope, queue_view, signed_in_view
 from dlqadmin.access.roles import MANAGE_ACCESS
 from dlqadmin.asynq import QueueNotFound
+from dlqadmin.core.responses import JsonResponse
 from dlqadmin.triage import selectors
 from dlqadmin.triage.params import BadParameter, parse_page
 

@@ -1,11 +1,11 @@
 """JSON API v1 (read part). Same access rule and same withheld fields as the UI."""
 
 from django.conf import settings
-from django.http import JsonResponse
 from django.views.decorators.http import require_safe
 
 from dlqadmin.access.checks import public_view, queue_view, signed_in_view, visible_queue_names
 from dlqadmin.asynq import DamagedData, QueueNotFound, TaskNotFound
+from dlqadmin.core.responses import JsonResponse
 from dlqadmin.operations import api_views as queue_actions
 from dlqadmin.triage import search as task_search
 from dlqadmin.triage import selectors, services

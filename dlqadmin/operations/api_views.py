@@ -2,7 +2,6 @@
 
 from urllib.parse import urlencode
 
-from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
@@ -11,6 +10,7 @@ from dlqadmin.api import bodies
 from dlqadmin.api.auth import api_view, error
 from dlqadmin.asynq import RedisUnavailable
 from dlqadmin.core import names as qnames
+from dlqadmin.core.responses import JsonResponse
 
 from . import selectors, services
 from .models import Operation

@@ -2,7 +2,6 @@
 
 from urllib.parse import urlencode
 
-from django.http import JsonResponse
 from django.urls import reverse
 
 from dlqadmin.api import bodies
@@ -11,6 +10,7 @@ from dlqadmin.access.checks import queue_view
 from dlqadmin.api.auth import admin_scope_refusal, api_view, error
 from dlqadmin.api.serializers import rfc3339, task_info
 from dlqadmin.asynq import RedisUnavailable
+from dlqadmin.core.responses import JsonResponse
 from dlqadmin.operations.api_views import operation_json
 
 from . import selectors, services

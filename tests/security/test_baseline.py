@@ -101,6 +101,7 @@ def test_responses_are_gzipped_when_asked_with_headers_intact(client, staff, gol
     """gzip for clients that ask; CSP and the other headers unchanged; the CSRF token masked
     afresh per response and the compressed body padded at random (BREACH, see settings)."""
     import gzip
+    import json
 
     sign_in(client, staff)
     plain = client.get("/")
@@ -122,4 +123,4 @@ def test_responses_are_gzipped_when_asked_with_headers_intact(client, staff, gol
     call_command("create_api_token", staff.username, stdout=out)
     raw = out.getvalue().strip().splitlines()[-1]
     api = client.get("/api/v1/queues", headers={"Authorization": f"Bearer {raw}", "Accept-Encoding": "gzip"})
-    assert api["Content-Encoding"] == "gzip" and gzip.decompress(api.content).startswith(b'{"queues": [')
+    assert api["Content-Encoding"] == "gzip" and "queues" in json.loads(gzip.decompress(api.content))
