@@ -111,6 +111,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dlqadmin.accounts.context_processors.ui",
+                "dlqadmin.core.context_processors.menu",
             ],
         },
     },

@@ -83,3 +83,21 @@ def absolute(request, path):
     if path.startswith("/") and not path.startswith("//") and "/./" not in path and "/../" not in path:
         return base + path
     return request.build_absolute_uri(path)
+
+
+# The main menu's links (base.html): the same on every page, so reversed once per script
+# prefix and URL conf instead of a dozen reverse() calls per page (~0.15 ms).
+MENU = {"servers": "triage:servers", "scheduler": "triage:scheduler", "operations": "operations:list",
+        "alerts": "alerts:current", "policies": "policies:list", "users": "access:users",
+        "audit": "audit:review", "preferences": "accounts:preferences", "logout": "logout",
+        "profile": "accounts:profile", "overview": "triage:overview"}
+
+
+@lru_cache(maxsize=16)
+def _menu(script_prefix, urlconf):
+    return {key: reverse(viewname, urlconf=urlconf) for key, viewname in MENU.items()}
+
+
+def menu():
+    """{key: path} of MENU, for the current script prefix."""
+    return _menu(get_script_prefix(), get_urlconf())

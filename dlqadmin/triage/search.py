@@ -91,6 +91,15 @@ FILTER_PARAMS = ("type", "type_prefix", "error", "since", "until", "group", "ret
 FAILURE_STATES = tuple(s for s in TASK_STATES if s != "aggregating")
 
 
+def form_values(query):
+    """The search form's fields as the URL gave them (raw text; "" when absent). Every
+    field the form shows is present, so the form never looks up a missing one (each
+    missing lookup costs the template engine a handful of exceptions)."""
+    values = {name: query.get(name, "") for name in ("state", "id", *FILTER_PARAMS)}
+    values["has_reason"] = "reason" in query
+    return values
+
+
 def wants_search(query) -> bool:
     """True if the URL carries a filter parameter (even an empty one), so a task list
     becomes a search; `group` alone is a filter only outside state "aggregating",

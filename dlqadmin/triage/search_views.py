@@ -35,18 +35,12 @@ def _count(request, name):
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else 0
 
 
-def _form_values(query):
-    values = {name: query.get(name, "") for name in ("state", "id", *svc.FILTER_PARAMS)}
-    values["has_reason"] = "reason" in query
-    return values
-
-
 @queue_view()
 def search(request, queue):
     name = queue.name
     context = {
         "queue_name": name,
-        "form_values": _form_values(request.GET),
+        "form_values": svc.form_values(request.GET),
         "search_state": request.GET.get("state") or svc.DEFAULT_STATE,
         "error": None,
         "batch": None,

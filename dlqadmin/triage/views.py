@@ -24,6 +24,8 @@ from .params import ORDERS, BadParameter, default_order, parse_listing, parse_pa
 
 # The queue page's tabs: the dead-letter queue first, then asynq's order.
 TAB_ORDER = ("archived", *(s for s in TASK_STATES if s != "archived"))
+# The queue page's search form starts blank.
+BLANK_SEARCH = search.form_values({})
 
 
 def _fragment_or_page(request, template, fragment, context, status=200):
@@ -110,6 +112,7 @@ def queue_detail(request, queue):
         "may_operate": may(request.user, OPERATE_QUEUE, queue),
         "may_delete_queue": has_global(request.user, MANAGE_ACCESS),
         "vault_summary": vault_selectors.summary(name),
+        "form_values": BLANK_SEARCH,
     }
     return _fragment_or_page(request, "triage/queue.html", "task_list", context, status=400 if error else 200)
 

@@ -6,7 +6,7 @@ from django.urls import NoReverseMatch, reverse, set_script_prefix
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlqadmin.core.links import absolute, row_path, row_url
+from dlqadmin.core.links import MENU, absolute, menu, row_path, row_url
 
 # Any bytes asynq can hold, as the reader hands them over (surrogateescape), and any text.
 names = st.one_of(
@@ -60,6 +60,17 @@ def test_script_prefix_is_part_of_the_key():
     finally:
         set_script_prefix("/")
     assert row_path("api:task", "q", "t") == "/api/v1/queues/q/tasks/t/"
+
+
+def test_menu_is_reverse_under_any_script_prefix():
+    assert menu() == {key: reverse(view) for key, view in MENU.items()}
+    try:
+        set_script_prefix("/dlq/")
+        assert menu() == {key: reverse(view) for key, view in MENU.items()}
+        assert menu()["servers"].startswith("/dlq/")
+    finally:
+        set_script_prefix("/")
+    assert not menu()["servers"].startswith("/dlq/")
 
 
 @settings(deadline=None, max_examples=50)

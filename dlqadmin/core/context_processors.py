@@ -1,0 +1,7 @@
+"""`menu` in every template rendered with a request: the main menu's links (core/links.py)."""
+
+from . import links
+
+
+def menu(request):
+    return {"menu": links.menu()}
