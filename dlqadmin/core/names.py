@@ -52,8 +52,19 @@ def display(name: str) -> str:
 
 
 def showable(text: str) -> str:
-    """`display` for whole rendered texts (pages): identical for any ordinary text."""
-    return _UNSHOWABLE.sub(_show, text) if _UNSHOWABLE.search(text) else text
+    """`display` for whole rendered texts (pages): identical for any ordinary text.
+
+    Checked without the regex first: a regex scan of a 100 KB page took ~1 ms, while a
+    NUL search is a memchr and UTF-8 encoding fails only on a lone surrogate."""
+    if "\x00" not in text:
+        if text.isascii():
+            return text
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:
+            pass
+    return _UNSHOWABLE.sub(_show, text)
 
 
 _FORM_PREFIX = "~b64:"
