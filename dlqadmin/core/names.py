@@ -55,12 +55,13 @@ def showable(text: str) -> str:
     """`display` for whole rendered texts (pages): identical for any ordinary text.
 
     Checked without the regex first: a regex scan of a 100 KB page took ~1 ms, while a
-    NUL search is a memchr and UTF-8 encoding fails only on a lone surrogate."""
+    NUL search is a memchr, and encoding to UTF-16 (a copy, for Python's 1- and 2-byte
+    strings) fails only on a lone surrogate."""
     if "\x00" not in text:
         if text.isascii():
             return text
         try:
-            text.encode("utf-8")
+            text.encode("utf-16-le")
             return text
         except UnicodeEncodeError:
             pass

@@ -1,5 +1,5 @@
-"""The <tr> rows of the big tables (a queue page's tasks, the overview's queues), written
-in Python.
+"""The <tr> rows of the big tables (a queue page's tasks, the overview's queues), and the
+queue page's state tabs, written in Python.
 
 A page of 100 tasks made the template engine resolve ~2,600 variables and escape ~1,300
 values: 60% of the page's CPU (bench/README.md, `bench_http.py`). Here each row is one
@@ -91,3 +91,20 @@ def queue_rows(infos, sparklines):
     from `sparklines` ({name: (points, latest, peak)})."""
     sparklines = sparklines or {}
     return mark_safe("\n".join(_queue_row(qi, sparklines.get(qi.queue)) for qi in infos))
+
+
+def state_tabs(states, current, page_size):
+    """The queue page's tab links: `states` as (state, count) pairs, `current` the one listed."""
+    size = escape(page_size)
+    tabs = []
+    for state, count in states:
+        name = escape(state)
+        query = f"?state={name}&amp;page_size={size}"
+        here = state == current
+        classes = "tab" + (" current" if here else "") + (" hot" if state == "archived" and count else "")
+        aria = ' aria-current="page"' if here else ""
+        tabs.append(f'<a href="{query}" hx-get="{query}" hx-target="#task-list" hx-push-url="true" '
+                    f'data-state="{name}"{aria} class="{classes}">'
+                    f'{"DLQ (archived)" if state == "archived" else name} '
+                    f'<span class="count" data-live="tab:{name}">{escape(count)}</span></a>')
+    return mark_safe("\n".join(tabs))

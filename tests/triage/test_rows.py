@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from dlqadmin.core.names import showable
 from dlqadmin.triage.presenters import Sensitive, TaskView
-from dlqadmin.triage.rows import queue_rows, task_rows
+from dlqadmin.triage.rows import queue_rows, state_tabs, task_rows
 
 # The template the rows replaced (templates/triage/queue.html before), verbatim.
 REFERENCE = """{% load dlq %}
@@ -141,3 +141,22 @@ def test_queue_rows_hostile_names_escaped_alike(name, damaged, paused):
     infos = [info(name, damaged=damaged, paused=paused)]
     sparks = {name: ("0,1 2,3", 1, 2)}
     assert normalised(queue_rows(infos, sparks)) == normalised(queue_reference(infos, sparks))
+
+
+# The tabs' loop the Python replaced (templates/triage/queue.html before), verbatim.
+REFERENCE_TABS = """{% for state, count in states %}
+  <a href="?state={{ state }}&amp;page_size={{ listing.page_size }}" hx-get="?state={{ state }}&amp;page_size={{ listing.page_size }}"
+     hx-target="#task-list" hx-push-url="true" data-state="{{ state }}"{% if state == listing.state %} aria-current="page"{% endif %}
+     class="tab{% if state == listing.state %} current{% endif %}{% if state == 'archived' and count %} hot{% endif %}">{% if state == "archived" %}DLQ (archived){% else %}{{ state }}{% endif %} <span class="count" data-live="tab:{{ state }}">{{ count }}</span></a>
+{% endfor %}
+"""
+
+
+@settings(deadline=None, max_examples=200)
+@given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=len(STATES), max_size=len(STATES)),
+       st.sampled_from(STATES), st.sampled_from([10, 20, 50, 100]))
+def test_state_tabs_are_the_template_they_replaced(counts, current, page_size):
+    states = list(zip(("archived", *(s for s in STATES if s != "archived")), counts))
+    template = engines.all()[0].from_string(REFERENCE_TABS)
+    want = template.render({"states": states, "listing": {"state": current, "page_size": page_size}})
+    assert normalised(state_tabs(states, current, page_size)) == normalised(want)

@@ -18,6 +18,19 @@ def row_url(viewname, *args):
 
 
 @register.simple_tag
+def options(choices, selected):
+    """A <select>'s <option>s, each labelled with its value, `selected` marked: what a
+    `{% for %}` of options writes, at a fraction of the template engine's cost (the
+    queue page draws two such lists)."""
+    from django.utils.safestring import mark_safe
+
+    from dlqadmin.core.markup import text
+
+    return mark_safe("".join(
+        f'<option value="{text(c)}"{" selected" if c == selected else ""}>{text(c)}</option>' for c in choices))
+
+
+@register.simple_tag
 def chart(c, label):
     """A server-drawn line chart (core.charts.time_chart's Chart) as inline SVG."""
     from django.utils.safestring import mark_safe

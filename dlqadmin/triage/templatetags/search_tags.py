@@ -14,6 +14,14 @@ def task_rows(tasks, queue, state, may_operate, task_query=""):
 
 
 @register.simple_tag
+def state_tabs(states, current, page_size):
+    """The queue page's state tabs (dlqadmin.triage.rows)."""
+    from dlqadmin.triage.rows import state_tabs as tabs
+
+    return tabs(states, current, page_size)
+
+
+@register.simple_tag
 def queue_rows(infos, sparklines):
     """The overview's queue table rows (dlqadmin.triage.rows)."""
     from dlqadmin.triage.rows import queue_rows as rows
