@@ -10,8 +10,12 @@ from dlqadmin.core.names import display
 
 
 def rfc3339(dt):
-    """RFC 3339 in UTC with second precision (asynq stores Unix seconds), or None."""
-    return None if dt is None else dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC with second precision (asynq stores Unix seconds), or None. The
+    year always has four digits (strftime's %Y writes year 999 as "999": a producer can
+    store any timestamp)."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def queue_url(request, name):

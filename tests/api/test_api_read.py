@@ -195,3 +195,13 @@ def test_openapi_schema(client):
         schema["paths"])
     assert TASK_FIELDS <= set(schema["components"]["schemas"]["TaskInfo"]["properties"])
     assert QUEUE_FIELDS <= set(schema["components"]["schemas"]["QueueInfo"]["properties"])
+
+
+def test_api_times_are_rfc3339_for_any_year():
+    from datetime import UTC, datetime
+
+    from dlqadmin.api.serializers import rfc3339
+
+    assert rfc3339(datetime(2026, 12, 7, 10, 11, 12, 345678, tzinfo=UTC)) == "2026-12-07T10:11:12Z"
+    assert rfc3339(datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)) == "0999-01-02T03:04:05Z"
+    assert rfc3339(None) is None
