@@ -37,6 +37,25 @@ def test_web_is_served_by_gunicorn_conf_with_keep_alive_workers():
     assert 'CMD ["gunicorn", "dlqadmin.wsgi:application"]' in dockerfile
 
 
+
+def test_worker_init_freezes_the_loaded_app_and_keeps_default_collection():
+    """post_worker_init moves what was loaded out of the collector's way and leaves the
+    young generation at Python's threshold (a rarer collection let garbage pile up per
+    worker; bench/README.md). Run in a child process: it changes the process's collector."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, runpy, sys\n"
+        f"conf = runpy.run_path({str(ROOT / 'gunicorn.conf.py')!r})\n"
+        "before = gc.get_threshold()\n"
+        "conf['post_worker_init'](None)\n"
+        "assert gc.get_freeze_count() > 0, 'nothing frozen'\n"
+        "assert gc.get_threshold() == before, gc.get_threshold()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
 def test_grafana_dashboard_uses_exported_metrics():
     import json
 
