@@ -43,7 +43,7 @@ def post_worker_init(worker):
         pass
     # The modules, classes and URL patterns loaded at start live as long as the process:
     # moved out of the collector's generations, a collection no longer walks them.
+    gc.freeze()
     # The collector keeps Python's thresholds: a finished request leaves almost no cyclic
     # garbage (core/wsgi.py), so a young collection every 700 allocations costs under 1%
     # of a request's CPU, and a rarer one only let garbage pile up (~3 MB more per worker).
-    gc.freeze()

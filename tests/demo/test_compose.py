@@ -37,7 +37,6 @@ def test_web_is_served_by_gunicorn_conf_with_keep_alive_workers():
     assert 'CMD ["gunicorn", "dlqadmin.wsgi:application"]' in dockerfile
 
 
-
 def test_worker_init_freezes_the_loaded_app_and_keeps_default_collection():
     """post_worker_init moves what was loaded out of the collector's way and leaves the
     young generation at Python's threshold (a rarer collection let garbage pile up per
@@ -55,6 +54,7 @@ def test_worker_init_freezes_the_loaded_app_and_keeps_default_collection():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
 
 def test_grafana_dashboard_uses_exported_metrics():
     import json
